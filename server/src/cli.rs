@@ -1,0 +1,65 @@
+//! The command line: serving (the default) and the management subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "addressbook-server",
+    version,
+    about = "The address-book HTTP/JSON service."
+)]
+pub struct Cli {
+    /// Configuration file [default: configs/addressbook-local.yaml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Port to listen on (0: any free port); overrides the configuration.
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// Address to listen on; overrides the configuration.
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Add internal error details to 5xx responses. Never in production.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (what happens without a subcommand).
+    Serve,
+}
+
+impl Cli {
+    /// The settings from file and environment, with this command line's overrides on top.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(self.config.as_deref())?;
+        if let Some(port) = self.port {
+            settings.server.port = port;
+        }
+        if let Some(host) = &self.host {
+            settings.server.host.clone_from(host);
+        }
+        settings.server.debug |= self.debug;
+        Ok(settings)
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings()?;
+    crate::telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await
+        }
+    }
+}

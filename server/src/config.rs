@@ -1,0 +1,255 @@
+//! Configuration: built-in defaults, overridden by a YAML file, overridden by environment
+//! variables (`ADDRESSBOOK_SERVER__PORT=9000`; `DATABASE_URL` for the PostgreSQL URL), overridden
+//! by command-line flags. `configs/addressbook-local.yaml` documents every key.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Yaml};
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "configs/addressbook-local.yaml";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub storage: StorageSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub host: String,
+    /// 0 asks the OS for a free port; the bound address is logged.
+    pub port: u16,
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Adds internal error chains to 5xx problem documents. Never in production.
+    pub debug: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 8080,
+            max_body_bytes: 256 * 1024,
+            shutdown_timeout_secs: 10,
+            debug: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `addressbook_server=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub engine: Engine,
+    /// Apply pending migrations when the server starts.
+    pub migrate_on_start: bool,
+    pub sqlite: SqliteSettings,
+    pub postgres: PostgresSettings,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            engine: Engine::Sqlite,
+            migrate_on_start: true,
+            sqlite: SqliteSettings::default(),
+            postgres: PostgresSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Memory,
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteSettings {
+    /// The database file; created, with its directory, on first start.
+    pub path: PathBuf,
+    /// How long a write waits for another connection's write lock before failing.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("var/addressbook.db"),
+            busy_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresSettings {
+    /// `postgres://user@host:port/database`; also read from `DATABASE_URL`.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub acquire_timeout_ms: u64,
+    /// How long one statement may run before it is cancelled.
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PostgresSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_ms: 3_000,
+            statement_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Loads the settings. An explicitly named file must exist; the default one may be absent
+    /// (the built-in defaults are those of `configs/addressbook-local.yaml`).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match file {
+            Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
+            Some(path) => path,
+            None => Path::new(DEFAULT_CONFIG),
+        };
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Yaml::file_exact(path))
+            .merge(Env::prefixed("ADDRESSBOOK_").split("__"))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "storage.postgres.url".into()),
+            )
+            .extract()
+            .map_err(|err| ConfigError::Invalid(one_line(err)))
+    }
+}
+
+/// figment reports every problem it found; the first, with its key and source, is the one to fix.
+fn one_line(err: figment::Error) -> String {
+    err.into_iter()
+        .next()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+        .replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_config_file_holds_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/addressbook-local.yaml");
+        figment::Jail::expect_with(|_| {
+            assert_eq!(
+                Settings::load(Some(&path)).expect("loads"),
+                Settings::default()
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_production_example_is_valid() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/addressbook-production.yaml");
+        figment::Jail::expect_with(|_| {
+            let settings = Settings::load(Some(&path)).expect("loads");
+            assert_eq!(settings.storage.engine, Engine::Postgres);
+            assert_eq!(settings.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.yaml", "server:\n  port: 9000\n")?;
+            jail.set_env("ADDRESSBOOK_SERVER__PORT", "9100");
+            jail.set_env("DATABASE_URL", "postgres://db/book");
+            let settings = Settings::load(Some(Path::new("c.yaml"))).expect("loads");
+            assert_eq!(settings.server.port, 9100);
+            assert_eq!(
+                settings.storage.postgres.url.as_deref(),
+                Some("postgres://db/book")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_is_reported_with_its_key_and_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.yaml", "server:\n  port: lots\n")?;
+            let err = Settings::load(Some(Path::new("c.yaml")))
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("server.port"), "{err}");
+            assert!(err.contains("c.yaml"), "{err}");
+            assert!(!err.contains('\n'));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.yaml", "server:\n  prot: 9000\n")?;
+            let err = Settings::load(Some(Path::new("c.yaml")))
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_named_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/x.yaml"))).expect_err("refused");
+        assert!(matches!(err, ConfigError::Missing(_)));
+    }
+}

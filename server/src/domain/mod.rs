@@ -1,0 +1,13 @@
+//! What an address-book entry is and the rules it obeys. Nothing here knows about HTTP or SQL:
+//! the API layer turns requests into these types and storage engines persist them.
+
+mod entry;
+mod page;
+mod validation;
+
+pub use entry::{
+    AddressKind, EmailAddress, Entry, EntryContent, PhoneKind, PhoneNumber, PostalAddress,
+    Timestamp, now,
+};
+pub use page::{Cursor, InvalidCursor, Page, PageRequest};
+pub use validation::{FieldError, ValidationErrors};

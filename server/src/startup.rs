@@ -1,0 +1,80 @@
+//! Building the application from settings and running it until a signal stops it.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use poem::Server;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+
+use crate::api::{self, ApiOptions};
+use crate::config::Settings;
+use crate::service::AddressBook;
+use crate::storage;
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    book: AddressBook,
+    settings: Settings,
+    started: Instant,
+}
+
+impl Application {
+    /// Opens storage (applying migrations if configured) and binds the listening socket.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let storage = storage::open(&settings.storage).await?;
+        let book = AddressBook::new(storage);
+        let bind = format!("{}:{}", settings.server.host, settings.server.port);
+        let acceptor = TcpListener::bind(bind.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .context("the listener has no TCP address")?;
+        Ok(Self {
+            acceptor,
+            address,
+            book,
+            settings,
+            started,
+        })
+    }
+
+    /// The bound address; with port 0 in the settings, the one the OS chose.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops accepting connections and lets in-flight
+    /// requests finish, for at most the configured shutdown timeout.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let server = &self.settings.server;
+        let options = ApiOptions {
+            max_body_bytes: server.max_body_bytes,
+            debug: server.debug,
+        };
+        let app = api::build(self.book, options, self.started);
+        let grace = Duration::from_secs(server.shutdown_timeout_secs);
+        tracing::info!(address = %format!("http://{}", self.address), "listening");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown_signal(), Some(grace))
+            .await
+            .context("the HTTP server failed")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, draining"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received, draining"),
+    }
+}
