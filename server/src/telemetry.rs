@@ -1,6 +1,7 @@
 //! Logging through `tracing`: human-readable lines by default, JSON for log collectors.
 
 use std::error::Error;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +14,9 @@ pub fn init(settings: &LogSettings) {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        // Colour codes help a person at a terminal and garble files and log collectors.
+        .with_ansi(std::io::stdout().is_terminal());
     // try_init: a second call (tests building several apps in one process) keeps the first.
     let _ = match settings.format {
         LogFormat::Text => builder.try_init(),

@@ -4,7 +4,6 @@
 
 use std::sync::LazyLock;
 
-use poem::http::Method;
 use poem::web::Html;
 use poem::{Endpoint, IntoResponse, Response, handler};
 use serde_json::Value;
@@ -31,18 +30,22 @@ pub fn allowed_methods(path: &str) -> Vec<String> {
     let Some(paths) = CONTRACT["paths"].as_object() else {
         return Vec::new();
     };
-    let mut methods: Vec<String> = paths
+    // The operation keys of an OpenAPI path item, in the order `Allow` lists them.
+    const OPERATIONS: [&str; 8] = [
+        "get", "head", "post", "put", "patch", "delete", "options", "trace",
+    ];
+    let declared: Vec<&str> = paths
         .iter()
         .filter(|(template, _)| matches_template(template, path))
         .flat_map(|(_, item)| item.as_object().into_iter().flat_map(|ops| ops.keys()))
-        .filter_map(|key| key.to_uppercase().parse::<Method>().ok())
-        .filter(|method| *method != Method::from_bytes(b"PARAMETERS").unwrap_or(Method::OPTIONS))
-        .map(|method| method.to_string())
+        .map(String::as_str)
         .collect();
-    if methods.iter().any(|m| m == "GET") {
-        methods.push("HEAD".to_owned());
-    }
-    methods
+    OPERATIONS
+        .iter()
+        // poem answers HEAD wherever it answers GET.
+        .filter(|op| declared.contains(op) || (**op == "head" && declared.contains(&"get")))
+        .map(|op| op.to_uppercase())
+        .collect()
 }
 
 /// Whether `path` matches an OpenAPI path template such as `/addresses/{id}`.
@@ -86,10 +89,10 @@ mod tests {
 
     #[test]
     fn allowed_methods_come_from_the_contract() {
-        assert_eq!(allowed_methods("/addresses"), ["GET", "POST", "HEAD"]);
+        assert_eq!(allowed_methods("/addresses"), ["GET", "HEAD", "POST"]);
         assert_eq!(
             allowed_methods("/addresses/123"),
-            ["GET", "PUT", "DELETE", "HEAD"]
+            ["GET", "HEAD", "PUT", "DELETE"]
         );
         assert_eq!(allowed_methods("/healthz"), ["GET", "HEAD"]);
         assert!(allowed_methods("/nowhere").is_empty());

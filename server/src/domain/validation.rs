@@ -30,8 +30,8 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.len() {
-            1 => write!(f, "the entry has 1 invalid field"),
-            n => write!(f, "the entry has {n} invalid fields"),
+            1 => write!(f, "The entry has 1 invalid field"),
+            n => write!(f, "The entry has {n} invalid fields"),
         }
     }
 }
@@ -242,7 +242,7 @@ impl Checker {
             "must not be empty".to_owned()
         } else if s.chars().count() > rule.max_chars {
             format!("must be at most {} characters long", rule.max_chars)
-        } else if s.chars().any(char::is_control_c0_or_del) {
+        } else if s.chars().any(is_control) {
             "must not contain control characters".to_owned()
         } else if s.chars().all(char::is_whitespace) {
             "must contain a non-space character".to_owned()
@@ -351,16 +351,10 @@ impl Checker {
     }
 }
 
-trait ControlChar {
-    fn is_control_c0_or_del(self) -> bool;
-}
-
-impl ControlChar for char {
-    /// The characters the contract's text pattern refuses (U+0000..U+001F and U+007F). They have
-    /// no place in a name or an address, and PostgreSQL cannot store U+0000 at all.
-    fn is_control_c0_or_del(self) -> bool {
-        matches!(self, '\u{0}'..='\u{1f}' | '\u{7f}')
-    }
+/// The characters the contract's text pattern refuses (U+0000..U+001F and U+007F). They have no
+/// place in a name or an address, and PostgreSQL cannot store U+0000 at all.
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
 }
 
 /// The pointer to member `key` of the value at `parent`, escaped as RFC 6901 requires.

@@ -11,6 +11,7 @@
 use serde_json::{Map, Number, Value, json};
 use std::collections::BTreeSet;
 
+/// The keys of a path item that hold operations.
 const METHODS: &str = "get put post delete options head patch trace";
 /// Prose and samples: they document, they do not constrain.
 const PROSE: &str = "title description summary example examples";
@@ -32,7 +33,8 @@ fn listed(list: &str, key: &str) -> bool {
     list.split_whitespace().any(|k| k == key)
 }
 
-/// Returns `doc` in canonical form; two documents that mean the same normalise to equal values.
+/// Returns `doc` in canonical form: documents that mean the same normalise to equal values. It
+/// applies every rule that holds for both sides; [`differences`] adds one for the contract only.
 pub fn normalize(doc: &Value) -> Value {
     normalize_side(doc, false)
 }
@@ -486,7 +488,8 @@ mod tests {
     #[test]
     fn property_names_are_data_not_keywords() {
         let schema = json!({"title": "Problem", "type": "object", "description": "A problem.",
-            "properties": {"title": {"type": "string", "title": "T"}, "description": {}, "type": {}}});
+            "properties": {"title": {"type": "string", "title": "T"}, "description": {},
+                "type": {}}});
         let expected = json!({"type": "object",
             "properties": {"title": {"type": "string"}, "description": {}, "type": {}}});
         assert_eq!(normalize(&schema), expected);

@@ -1,0 +1,143 @@
+//! Walks through every operation of the address-book API with the generated client.
+//!
+//! ```text
+//! cargo run -p addressbook-client --example walkthrough -- http://127.0.0.1:8080
+//! ```
+//!
+//! It creates one entry and deletes it again; other entries on the server are only listed.
+
+use addressbook_client::reqwest::header::{HeaderMap, LOCATION};
+use addressbook_client::{Client, Error, types};
+
+type BoxError = Box<dyn std::error::Error>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let base_url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+    let client = Client::new(&base_url);
+    println!("server: {base_url}");
+
+    // Liveness, then readiness: a server that is up but cannot reach its storage answers 503
+    // with a typed `NotReady` problem, which is worth showing rather than failing on.
+    let health = client.get_health().send().await?;
+    println!("alive, up for {:.1} s", health.uptime);
+    match client.get_readiness().send().await {
+        Ok(ready) => println!("ready: {}", ready.ready),
+        Err(Error::ErrorResponse(not_ready)) => {
+            return Err(format!("server not ready: {}", not_ready.detail).into());
+        }
+        Err(other) => return Err(other.into()),
+    }
+
+    // Create. Fields are checked against the schema when `send()` runs, before any request.
+    let address = types::PostalAddress::builder()
+        .kind(types::AddressKind::Home)
+        .street_number(Some("221B".parse()?))
+        .street_name("Baker Street")
+        .city(Some("London".parse()?))
+        .pincode("NW1 6XE")
+        .country("United Kingdom");
+    let phone = types::PhoneNumber::builder()
+        .kind(types::PhoneKind::Mobile)
+        .country_code(44)
+        .area_code(Some("020".parse()?))
+        .local_number("79460000");
+    let email = types::EmailAddress::builder()
+        .kind(types::AddressKind::Work)
+        .email("sherlock@example.org");
+    let input = types::EntryInput::builder()
+        .full_name("Sherlock Holmes")
+        .addresses(vec![address.try_into()?])
+        .phone_numbers(vec![phone.try_into()?])
+        .emails(vec![email.try_into()?]);
+    let created = client.create_address().body(input).send().await?;
+    // Response headers are not part of the typed value; they are read from the ResponseValue.
+    println!(
+        "created {} (status {}, Location: {}, request id: {})",
+        created.id,
+        created.status(),
+        header(created.headers(), LOCATION.as_str()),
+        header(created.headers(), "x-request-id"),
+    );
+    let id = created.id;
+
+    let entry = client.get_address().id(id).send().await?;
+    println!(
+        "read {}: {} with {} address(es), created {}",
+        entry.id,
+        entry.full_name.as_str(),
+        entry.addresses.len(),
+        entry.created_at
+    );
+
+    // Replace: lists left out of the body become empty, so this drops the phone and e-mail.
+    let replacement = types::EntryInput::builder()
+        .full_name("Sherlock Holmes, Consulting Detective")
+        .addresses(entry.addresses.clone());
+    let replaced = client
+        .replace_address()
+        .id(id)
+        .body(replacement)
+        .send()
+        .await?;
+    println!("replaced (status {})", replaced.status());
+    let entry = client.get_address().id(id).send().await?;
+    println!(
+        "now: {} with {} phone number(s), updated {}",
+        entry.full_name.as_str(),
+        entry.phone_numbers.len(),
+        entry.updated_at
+    );
+
+    // List two at a time, following `next_cursor` until the last page.
+    let mut cursor: Option<String> = None;
+    let mut pages = 0_usize;
+    let mut seen = 0_usize;
+    loop {
+        let mut request = client.list_addresses().limit(2_u32);
+        if let Some(cursor) = &cursor {
+            request = request.cursor(cursor.as_str());
+        }
+        let page = request.send().await?.into_inner();
+        pages += 1;
+        seen += page.items.len();
+        for item in &page.items {
+            println!("  page {pages}: {} {}", item.id, item.full_name.as_str());
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    println!("listed {seen} entr(y/ies) in {pages} page(s)");
+
+    let deleted = client.delete_address().id(id).send().await?;
+    println!("deleted (status {})", deleted.status());
+
+    // The entry is gone: the 404 is a declared response, so it arrives as a typed Problem.
+    match client.get_address().id(id).send().await {
+        Ok(entry) => Err(format!("entry {} still exists after delete", entry.id).into()),
+        Err(Error::ErrorResponse(problem)) if problem.status() == 404 => {
+            println!(
+                "second get: {} {} ({}): {} [request id {}]",
+                problem.status().as_u16(),
+                problem.title,
+                problem.type_,
+                problem.detail,
+                header(problem.headers(), "x-request-id"),
+            );
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A response header as text, or `-` when it is missing or not visible ASCII.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+}
