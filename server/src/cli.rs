@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
+use crate::manage;
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -34,6 +35,37 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (what happens without a subcommand).
     Serve,
+    /// Apply, revert or list schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load sample entries from JSON files, validated exactly as the API validates them.
+    Seed {
+        /// Directory of `*.json` files, one entry each.
+        #[arg(default_value = "data/addresses")]
+        dir: PathBuf,
+    },
+    /// Delete every entry: revert all migrations and apply them again.
+    Reset {
+        /// Confirm that every stored entry is to be deleted.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the newest applied migrations.
+    Down {
+        /// How many migrations to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// List the migrations and whether each is applied.
+    Status,
 }
 
 impl Cli {
@@ -61,5 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .run_until_stopped()
                 .await
         }
+        Command::Migrate { action } => manage::migrate(&settings, action).await,
+        Command::Seed { dir } => manage::seed(&settings, &dir).await,
+        Command::Reset { yes } => manage::reset(&settings, yes).await,
     }
 }

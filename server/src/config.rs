@@ -56,7 +56,7 @@ impl Default for LogSettings {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            level: "info".to_owned(),
+            level: "info,sqlx=warn".to_owned(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod manage;
 pub mod service;
 pub mod startup;
 pub mod storage;

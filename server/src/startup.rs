@@ -24,8 +24,21 @@ impl Application {
     /// Opens storage (applying migrations if configured) and binds the listening socket.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let storage = storage::open(&settings.storage).await?;
-        let book = AddressBook::new(storage);
+        let opened = storage::open(&settings.storage).await?;
+        if let Some(schema) = opened
+            .schema
+            .as_ref()
+            .filter(|_| settings.storage.migrate_on_start)
+        {
+            let applied = schema
+                .up()
+                .await
+                .context("cannot apply database migrations")?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "migrations applied");
+            }
+        }
+        let book = AddressBook::new(opened.storage);
         let bind = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind.clone())
             .into_acceptor()

@@ -3,13 +3,22 @@
 //! against every engine.
 
 mod memory;
+mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::config::{Engine, StorageSettings};
 use crate::domain::{Cursor, Entry, EntryContent, Timestamp};
 
 pub use memory::MemoryStorage;
+pub use migrations::{MigrationStatus, Migrations};
+pub use postgres::PostgresStorage;
+pub use sqlite::SqliteStorage;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,15 +62,64 @@ pub trait Storage: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StorageError>;
 }
 
-/// Opens the configured engine.
-pub async fn open(
-    settings: &crate::config::StorageSettings,
-) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
-    use crate::config::Engine;
-    match settings.engine {
-        Engine::Memory => Ok(std::sync::Arc::new(MemoryStorage::new())),
-        Engine::Sqlite | Engine::Postgres => {
-            anyhow::bail!("engine {:?} is not built yet", settings.engine)
-        }
+/// Schema management for an engine that has a schema: what `migrate`, `reset` and start-up use.
+#[async_trait]
+pub trait Schema: Send + Sync {
+    async fn status(&self) -> anyhow::Result<Vec<MigrationStatus>>;
+    async fn up(&self) -> anyhow::Result<Vec<i64>>;
+    async fn down(&self, steps: usize) -> anyhow::Result<Vec<i64>>;
+    async fn reset(&self) -> anyhow::Result<()>;
+}
+
+#[async_trait]
+impl<DB> Schema for Migrations<DB>
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    async fn status(&self) -> anyhow::Result<Vec<MigrationStatus>> {
+        Migrations::status(self).await
     }
+
+    async fn up(&self) -> anyhow::Result<Vec<i64>> {
+        Migrations::up(self).await
+    }
+
+    async fn down(&self, steps: usize) -> anyhow::Result<Vec<i64>> {
+        Migrations::down(self, steps).await
+    }
+
+    async fn reset(&self) -> anyhow::Result<()> {
+        Migrations::reset(self).await
+    }
+}
+
+/// An opened engine: the storage, and its schema when it has one (the memory engine has none).
+pub struct Opened {
+    pub storage: Arc<dyn Storage>,
+    pub schema: Option<Box<dyn Schema>>,
+}
+
+/// Opens the configured engine. Applies no migrations: the caller decides.
+pub async fn open(settings: &StorageSettings) -> anyhow::Result<Opened> {
+    Ok(match settings.engine {
+        Engine::Memory => Opened {
+            storage: Arc::new(MemoryStorage::new()),
+            schema: None,
+        },
+        Engine::Sqlite => {
+            let sqlite = SqliteStorage::open(&settings.sqlite).await?;
+            Opened {
+                schema: Some(Box::new(sqlite.migrations())),
+                storage: Arc::new(sqlite),
+            }
+        }
+        Engine::Postgres => {
+            let postgres = PostgresStorage::open(&settings.postgres)?;
+            Opened {
+                schema: Some(Box::new(postgres.migrations())),
+                storage: Arc::new(postgres),
+            }
+        }
+    })
 }

@@ -1,0 +1,2 @@
+DROP INDEX entries_listing;
+DROP TABLE entries;
