@@ -1,0 +1,185 @@
+//! Stairway test: every migration goes up, down and up again on both SQL engines, and down must
+//! leave no trace (tables, columns, indexes, types, functions) of what up created.
+//!
+//! PostgreSQL runs against `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! in a database of its own that is dropped afterwards. Without a reachable server the
+//! PostgreSQL half is skipped with a message, except in CI (`CI` set), where it must run.
+
+use std::collections::BTreeSet;
+
+use addressbook_server::config::{PostgresSettings, SqliteSettings};
+use addressbook_server::storage::{Migrations, PostgresStorage, SqliteStorage};
+use sqlx::{Connection, Database, Executor, PgConnection, Pool};
+
+type Snapshot = BTreeSet<String>;
+
+/// Walks the stairway: for each migration, up → down → up, comparing schema snapshots.
+async fn walk_stairway<DB, F>(migrations: &Migrations<DB>, pool: &Pool<DB>, snapshot: F)
+where
+    DB: Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    F: AsyncFn(&Pool<DB>) -> Snapshot,
+{
+    let versions: Vec<i64> = migrations
+        .status()
+        .await
+        .expect("status")
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert!(!versions.is_empty(), "no migrations found");
+    let mut before = snapshot(pool).await;
+    for version in versions {
+        migrations
+            .up_to(version)
+            .await
+            .unwrap_or_else(|e| panic!("up {version}: {e:#}"));
+        let after_up = snapshot(pool).await;
+        assert_ne!(after_up, before, "migration {version} changed nothing");
+
+        let reverted = migrations
+            .down(1)
+            .await
+            .unwrap_or_else(|e| panic!("down {version}: {e:#}"));
+        assert_eq!(reverted, [version]);
+        let after_down = snapshot(pool).await;
+        let left: Vec<_> = after_down.symmetric_difference(&before).collect();
+        assert!(left.is_empty(), "down {version} left a trace: {left:?}");
+
+        migrations
+            .up_to(version)
+            .await
+            .unwrap_or_else(|e| panic!("up again {version}: {e:#}"));
+        assert_eq!(
+            snapshot(pool).await,
+            after_up,
+            "up {version} is not repeatable"
+        );
+        before = after_up;
+    }
+    let status = migrations.status().await.expect("status");
+    assert!(status.iter().all(|m| m.applied), "{status:?}");
+}
+
+/// The rows of a one-column text query, as a set.
+macro_rules! rows {
+    ($pool:expr, $sql:expr $(,)?) => {
+        sqlx::query_scalar::<_, String>($sql)
+            .fetch_all($pool)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", $sql))
+            .into_iter()
+            .collect::<Snapshot>()
+    };
+}
+
+#[tokio::test]
+async fn sqlite_migrations_walk_the_stairway() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = SqliteSettings {
+        path: dir.path().join("stairway.db"),
+        ..SqliteSettings::default()
+    };
+    let storage = SqliteStorage::open(&settings).await.expect("opens");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", settings.path.display()))
+        .await
+        .expect("connects");
+    walk_stairway(
+        &storage.migrations(),
+        &pool,
+        async |pool: &Pool<sqlx::Sqlite>| {
+            rows!(
+                pool,
+                "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master \
+             WHERE name NOT LIKE '\\_sqlx%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            )
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_migrations_walk_the_stairway() {
+    let admin_url = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = match PgConnection::connect(&admin_url).await {
+        Ok(conn) => conn,
+        Err(err) if !in_ci() => {
+            eprintln!(
+                "SKIPPED: PostgreSQL stairway test: no server at {admin_url} ({err}). \
+                 Start PostgreSQL or set TEST_DATABASE_URL to run it."
+            );
+            return;
+        }
+        Err(err) => {
+            panic!("CI must run the PostgreSQL tests, but {admin_url} is unreachable: {err}")
+        }
+    };
+    let name = format!("ab_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create database");
+    let url = format!(
+        "{}/{name}",
+        admin_url.rsplit_once('/').expect("URL has a database").0
+    );
+
+    let storage = PostgresStorage::open(&PostgresSettings {
+        url: Some(url.clone()),
+        ..PostgresSettings::default()
+    })
+    .expect("opens");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+    walk_stairway(&storage.migrations(), &pool, async |pool: &Pool<sqlx::Postgres>| {
+        let mut all = rows!(
+            pool,
+            "SELECT c.relkind::text || ' ' || c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relname NOT LIKE '\\_sqlx%'",
+        );
+        all.extend(
+            rows!(
+            pool,
+                "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+                 FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%'",
+            ),
+        );
+        all.extend(
+            rows!(
+            pool,
+                "SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes \
+                 WHERE schemaname = 'public' AND tablename NOT LIKE '\\_sqlx%'",
+            ),
+        );
+        all.extend(
+            rows!(
+            pool,
+                "SELECT 'type ' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE n.nspname = 'public' AND t.typname NOT LIKE '%\\_sqlx%'",
+            ),
+        );
+        all.extend(
+            rows!(
+            pool,
+                "SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = 'public'",
+            ),
+        );
+        all
+    })
+    .await;
+
+    pool.close().await;
+    drop(storage);
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .expect("drop database");
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
