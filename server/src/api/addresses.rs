@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::MetaSchemaRef;
-use poem_openapi::types::{ParseFromParameter, ParseResult, Type};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
@@ -74,8 +74,8 @@ error_set!(DeleteErrors:
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 
-fn default_limit() -> i32 {
-    20
+fn default_limit() -> PageLimit {
+    PageLimit(20)
 }
 
 #[OpenApi(tag = "ApiTags::Addresses")]
@@ -84,19 +84,14 @@ impl AddressesApi {
     #[oai(path = "/addresses", method = "get", operation_id = "listAddresses")]
     async fn list(
         &self,
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        limit: Query<i32>,
+        #[oai(default = "default_limit")] limit: Query<PageLimit>,
         #[oai(validator(min_length = 1, max_length = 512))] cursor: Query<Option<String>>,
     ) -> ApiResult<ListResponse, ListErrors> {
         let after = match cursor.0.as_deref().map(Cursor::decode).transpose() {
             Ok(after) => after,
             Err(err) => return Err(ApiError::invalid_parameter("cursor", err.to_string()).into()),
         };
-        // The validator has checked 1..=100.
-        let limit = usize::try_from(limit.0).unwrap_or(1);
+        let limit = usize::from(limit.0.0);
         let page = self.book.list(PageRequest { limit, after }).await?;
         Ok(ListResponse::Page(Json(EntryPage {
             items: page.items.iter().map(Entry::from).collect(),
@@ -146,6 +141,60 @@ impl AddressesApi {
         let id = id.0.known()?;
         self.book.delete(id).await?;
         Ok(NoContent::Done)
+    }
+}
+
+/// The `limit` query parameter: 1 to 100. Its own type rather than an `i32` with validators so
+/// that a bad value is explained in words ("must be an integer from 1 to 100") instead of in
+/// poem-openapi's validator notation.
+pub struct PageLimit(u8);
+
+impl PageLimit {
+    const MAX: u8 = 100;
+}
+
+impl Type for PageLimit {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer_int32".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new_with_format("integer", "int32");
+        schema.minimum = Some(1.0);
+        schema.maximum = Some(f64::from(Self::MAX));
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromParameter for PageLimit {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        match value.parse::<u8>() {
+            Ok(limit @ 1..=Self::MAX) => Ok(Self(limit)),
+            _ => Err(ParseError::custom(format!(
+                "must be an integer from 1 to {}",
+                Self::MAX
+            ))),
+        }
+    }
+}
+
+impl ToJSON for PageLimit {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        Some(self.0.into())
     }
 }
 
