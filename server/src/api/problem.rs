@@ -229,7 +229,13 @@ impl From<poem::Error> for ApiError {
             return err.downcast::<ApiError>().expect("checked by is()");
         }
         if let Some(e) = err.downcast_ref::<ParseParamError>() {
-            return Self::invalid_parameter(e.name, e.reason.trim_end_matches('.').to_owned());
+            // poem-openapi prefixes the parser's own words with `failed to parse "<type>": `, which
+            // names an internal type; the words after it are the reason.
+            let reason = match e.reason.split_once("\": ") {
+                Some((prefix, rest)) if prefix.starts_with("failed to parse \"") => rest,
+                _ => e.reason.as_str(),
+            };
+            return Self::invalid_parameter(e.name, reason.trim_end_matches('.').to_owned());
         }
         let context = RequestContext::current();
         if err.is::<NotFoundError>() {
