@@ -2,7 +2,9 @@
 //! the API layer turns requests into these types and storage engines persist them.
 
 mod entry;
+pub mod etag;
 mod page;
+mod patch;
 mod validation;
 
 pub use entry::{
@@ -10,4 +12,5 @@ pub use entry::{
     Timestamp, now,
 };
 pub use page::{Cursor, InvalidCursor, Page, PageRequest};
+pub use patch::merge_patch;
 pub use validation::{FieldError, ValidationErrors};
