@@ -73,9 +73,12 @@ impl Application {
         };
         let app = api::build(self.book, options, self.started);
         let grace = Duration::from_secs(server.shutdown_timeout_secs);
+        // Installed before announcing the address: a SIGTERM that arrives once clients may
+        // connect must drain, never kill.
+        let stop = shutdown_signal().context("cannot install signal handlers")?;
         tracing::info!(address = %format!("http://{}", self.address), "listening");
         Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown_signal(), Some(grace))
+            .run_with_graceful_shutdown(app, stop, Some(grace))
             .await
             .context("the HTTP server failed")?;
         tracing::info!("stopped");
@@ -83,11 +86,16 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler installs");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, draining"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received, draining"),
-    }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received, draining"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received, draining"),
+        }
+    })
 }

@@ -102,7 +102,7 @@ impl AddressesApi {
     /// Create an entry
     #[oai(path = "/addresses", method = "post", operation_id = "createAddress")]
     async fn create(&self, body: EntryBody) -> ApiResult<CreateResponse, CreateErrors> {
-        let entry = self.book.create(body.0).await?;
+        let entry = self.book.create(body.entry().await?).await?;
         let location = format!("/addresses/{}", entry.id);
         Ok(CreateResponse::Created(Json(Entry::from(&entry)), location))
     }
@@ -127,7 +127,7 @@ impl AddressesApi {
         body: EntryBody,
     ) -> ApiResult<NoContent, ReplaceErrors> {
         let id = id.0.known()?;
-        self.book.replace(id, body.0).await?;
+        self.book.replace(id, body.entry().await?).await?;
         Ok(NoContent::Done)
     }
 

@@ -1,72 +1,132 @@
-//! The entry request body: read within the size limit, parsed as JSON, and checked by the domain's
-//! validation, which reports every invalid field (poem-openapi's own parser stops at the first
-//! and does not say where it was).
+//! JSON request bodies: the media type checked when the request arrives, the bytes read only when
+//! the handler asks (so it can first answer 404 for a missing entry), within the size limit, and
+//! parsed. Entries are then checked by the domain's validation, which reports every invalid field
+//! (poem-openapi's own parser stops at the first and does not say where it was).
+
+use std::marker::PhantomData;
+use std::time::Duration;
 
 use poem::{Request, RequestBody};
-use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+use tokio::io::AsyncReadExt;
 
 use super::problem::{ApiError, RequestContext};
-use super::schema::EntryInput;
+use super::schema::{EntryInput, EntryPatch};
 use crate::domain::EntryContent;
 
-/// A valid entry from the request body; documented as the contract's `EntryInput`.
-pub struct EntryBody(pub EntryContent);
+/// What a body is: its media type and the contract schema that describes it.
+pub trait BodyKind: Send + 'static {
+    const CONTENT_TYPE: &'static str;
+    type Schema: Type;
+}
 
-impl Payload for EntryBody {
+/// `application/json` with an [`EntryInput`]: POST and PUT.
+pub struct Entry;
+
+impl BodyKind for Entry {
     const CONTENT_TYPE: &'static str = "application/json";
+    type Schema = EntryInput;
+}
 
-    /// `application/json`, with or without parameters such as `charset=utf-8`.
+/// `application/merge-patch+json` with an [`EntryPatch`]: PATCH.
+pub struct MergePatch;
+
+impl BodyKind for MergePatch {
+    const CONTENT_TYPE: &'static str = "application/merge-patch+json";
+    type Schema = EntryPatch;
+}
+
+/// A request body of kind `K`, not read yet.
+pub struct JsonBody<K> {
+    body: poem::Body,
+    kind: PhantomData<K>,
+}
+
+pub type EntryBody = JsonBody<Entry>;
+pub type PatchBody = JsonBody<MergePatch>;
+
+/// Past the limit, a refused body is still read (and thrown away) up to this much, so that a
+/// client still sending gets to read its 413 instead of a reset connection.
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// The content codings the server decompresses (poem's `Compression` middleware).
+const ENCODINGS: [&str; 4] = ["gzip", "deflate", "br", "identity"];
+
+impl<K: BodyKind> JsonBody<K> {
+    /// Reads the body, decompressed, and parses it as JSON.
+    pub async fn json(self) -> Result<serde_json::Value, ApiError> {
+        let limit = RequestContext::body_limit();
+        let mut reader = self.body.into_async_read();
+        let mut data = Vec::new();
+        let mut chunk = vec![0; 16 * 1024];
+        loop {
+            let read = reader
+                .read(&mut chunk)
+                .await
+                .map_err(|err| ApiError::malformed_body(&err))?;
+            if read == 0 {
+                break;
+            }
+            // The limit applies after decompression: a small gzip body cannot expand into an
+            // unbounded allocation.
+            if data.len() + read > limit {
+                drain(&mut reader).await;
+                return Err(ApiError::payload_too_large(limit));
+            }
+            data.extend_from_slice(&chunk[..read]);
+        }
+        serde_json::from_slice(&data).map_err(|err| ApiError::malformed_json(&err))
+    }
+}
+
+impl EntryBody {
+    /// Reads the body and checks it is a valid entry.
+    pub async fn entry(self) -> Result<EntryContent, ApiError> {
+        Ok(EntryContent::from_json(&self.json().await?)?)
+    }
+}
+
+async fn drain(reader: &mut (impl tokio::io::AsyncRead + Unpin)) {
+    let mut sink = vec![0; 64 * 1024];
+    let mut total = 0;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while total < DRAIN_BYTES {
+            match reader.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => total += read,
+            }
+        }
+    })
+    .await;
+}
+
+/// `application/json`-like media types match with or without parameters (`charset=utf-8`).
+fn media_type_matches(content_type: &str, expected: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(expected)
+}
+
+impl<K: BodyKind> Payload for JsonBody<K> {
+    const CONTENT_TYPE: &'static str = K::CONTENT_TYPE;
+
     fn check_content_type(content_type: &str) -> bool {
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case(Self::CONTENT_TYPE)
+        media_type_matches(content_type, K::CONTENT_TYPE)
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        EntryInput::schema_ref()
+        K::Schema::schema_ref()
     }
 
     fn register(registry: &mut Registry) {
-        EntryInput::register(registry);
+        K::Schema::register(registry);
     }
 }
 
-impl ParsePayload for EntryBody {
-    const IS_REQUIRED: bool = true;
-
-    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
-        let limit = RequestContext::body_limit();
-        let declared = request
-            .headers()
-            .get(poem::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        // A body that says up front it is too large is refused before a byte of it is read.
-        if declared.is_some_and(|len| len > limit)
-            && request.headers().get("content-encoding").is_none()
-        {
-            return Err(ApiError::payload_too_large(limit).into());
-        }
-        // The limit is applied while reading, after any decompression, so a small gzip body cannot
-        // expand into an unbounded allocation.
-        let bytes = body
-            .take()?
-            .into_bytes_limit(limit)
-            .await
-            .map_err(|err| match err {
-                poem::error::ReadBodyError::PayloadTooLarge => ApiError::payload_too_large(limit),
-                other => ApiError::malformed_body(&other),
-            })?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|err| ApiError::malformed_json(&err))?;
-        Ok(Self(
-            EntryContent::from_json(&value).map_err(ApiError::from)?,
-        ))
-    }
-}
-
-impl<'a> ApiExtractor<'a> for EntryBody {
+impl<'a, K: BodyKind> ApiExtractor<'a> for JsonBody<K> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();
@@ -80,10 +140,10 @@ impl<'a> ApiExtractor<'a> for EntryBody {
         Some(MetaRequest {
             description: None,
             content: vec![MetaMediaType {
-                content_type: Self::CONTENT_TYPE,
+                content_type: K::CONTENT_TYPE,
                 schema: Self::schema_ref(),
             }],
-            required: Self::IS_REQUIRED,
+            required: true,
         })
     }
 
@@ -92,11 +152,31 @@ impl<'a> ApiExtractor<'a> for EntryBody {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        match request.content_type() {
-            Some(content_type) if Self::check_content_type(content_type) => {
-                <Self as ParsePayload>::from_request(request, body).await
-            }
-            other => Err(ApiError::unsupported_media_type(other).into()),
+        let content_type = request.content_type();
+        if !content_type.is_some_and(|ct| media_type_matches(ct, K::CONTENT_TYPE)) {
+            return Err(ApiError::unsupported_media_type(content_type, K::CONTENT_TYPE).into());
         }
+        let encoding = request.headers().get(poem::http::header::CONTENT_ENCODING);
+        if let Some(encoding) = encoding.and_then(|e| e.to_str().ok()) {
+            if !ENCODINGS
+                .iter()
+                .any(|known| encoding.trim().eq_ignore_ascii_case(known))
+            {
+                return Err(ApiError::unsupported_encoding(encoding).into());
+            }
+        }
+        let limit = RequestContext::body_limit();
+        let declared = request
+            .headers()
+            .get(poem::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        // Too large to be worth draining: refuse before reading a byte.
+        if encoding.is_none() && declared.is_some_and(|len| len > limit.max(DRAIN_BYTES)) {
+            return Err(ApiError::payload_too_large(limit).into());
+        }
+        Ok(Self {
+            body: body.take()?,
+            kind: PhantomData,
+        })
     }
 }

@@ -128,20 +128,27 @@ impl ApiError {
         )
     }
 
-    pub fn unsupported_media_type(content_type: Option<&str>) -> Self {
+    pub fn unsupported_media_type(content_type: Option<&str>, expected: &str) -> Self {
         let detail = match content_type {
-            Some(ct) => {
-                format!("The body is sent as {ct:?}; this endpoint takes application/json.")
-            }
-            None => {
-                "The request has no Content-Type; this endpoint takes application/json.".to_owned()
-            }
+            Some(ct) => format!("The body is sent as {ct:?}; this endpoint takes {expected}."),
+            None => format!("The request has no Content-Type; this endpoint takes {expected}."),
         };
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported Media Type",
             detail,
+        )
+    }
+
+    pub fn unsupported_encoding(encoding: &str) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            format!(
+                "The body is encoded as {encoding:?}; send it as is, or with gzip, deflate or br."
+            ),
         )
     }
 
@@ -248,9 +255,11 @@ impl From<poem::Error> for ApiError {
         if let Some(e) = err.downcast_ref::<ContentTypeError>() {
             return match e {
                 ContentTypeError::NotSupported { content_type } => {
-                    Self::unsupported_media_type(Some(content_type))
+                    Self::unsupported_media_type(Some(content_type), "application/json")
                 }
-                ContentTypeError::ExpectContentType => Self::unsupported_media_type(None),
+                ContentTypeError::ExpectContentType => {
+                    Self::unsupported_media_type(None, "application/json")
+                }
             };
         }
         if let Some(ReadBodyError::PayloadTooLarge) = err.downcast_ref::<ReadBodyError>() {

@@ -28,6 +28,25 @@ pub struct EntryInput {
     pub emails: Vec<EmailAddress>,
 }
 
+/// Changes to an entry, as a JSON merge patch (RFC 7396).
+#[derive(Object)]
+pub struct EntryPatch {
+    #[oai(validator(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
+    ))]
+    pub full_name: Option<String>,
+    #[oai(nullable, validator(max_items = 20))]
+    pub addresses: Option<Vec<PostalAddress>>,
+    #[oai(nullable, validator(max_items = 20))]
+    pub phone_numbers: Option<Vec<PhoneNumber>>,
+    #[oai(nullable, validator(max_items = 20))]
+    pub fax_numbers: Option<Vec<PhoneNumber>>,
+    #[oai(nullable, validator(max_items = 20))]
+    pub emails: Option<Vec<EmailAddress>>,
+}
+
 /// A stored entry.
 #[derive(Object)]
 pub struct Entry {
