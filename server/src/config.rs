@@ -15,6 +15,7 @@ pub const DEFAULT_CONFIG: &str = "configs/addressbook-local.yaml";
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub api: ApiSettings,
     pub log: LogSettings,
     pub storage: StorageSettings,
 }
@@ -40,6 +41,27 @@ impl Default for ServerSettings {
             max_body_bytes: 256 * 1024,
             shutdown_timeout_secs: 10,
             debug: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// Refuse PUT, PATCH and DELETE without `If-Match` (428), so no client overwrites blindly.
+    pub require_if_match: bool,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_window_secs: u64,
+    /// Signs pagination cursors. Every server process sharing a database must use the same one.
+    pub cursor_key: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            require_if_match: false,
+            idempotency_window_secs: 24 * 60 * 60,
+            cursor_key: "addressbook-local-cursor-key".to_owned(),
         }
     }
 }

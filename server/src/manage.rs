@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::cli::MigrateAction;
 use crate::config::{Engine, Settings};
 use crate::domain::EntryContent;
-use crate::service::AddressBook;
+use crate::service::{AddressBook, Policy};
 use crate::storage::{self, Opened, Schema};
 
 async fn open_with_schema(settings: &Settings) -> anyhow::Result<(Opened, &'static str)> {
@@ -74,7 +74,7 @@ pub async fn seed(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
         .up()
         .await
         .context("cannot apply migrations")?;
-    let book = AddressBook::new(opened.storage);
+    let book = AddressBook::new(opened.storage, Policy::default());
 
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read {}", dir.display()))?

@@ -9,7 +9,8 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::api::{self, ApiOptions};
 use crate::config::Settings;
-use crate::service::AddressBook;
+use crate::domain::Cursors;
+use crate::service::{AddressBook, Policy};
 use crate::storage;
 
 pub struct Application {
@@ -38,7 +39,11 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
         }
-        let book = AddressBook::new(opened.storage);
+        let policy = Policy {
+            require_if_match: settings.api.require_if_match,
+            idempotency_window: Duration::from_secs(settings.api.idempotency_window_secs),
+        };
+        let book = AddressBook::new(opened.storage, policy);
         let bind = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind.clone())
             .into_acceptor()
@@ -70,7 +75,9 @@ impl Application {
         let options = ApiOptions {
             max_body_bytes: server.max_body_bytes,
             debug: server.debug,
+            cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
         };
+        tokio::spawn(purge_idempotency_keys(self.book.clone()));
         let app = api::build(self.book, options, self.started);
         let grace = Duration::from_secs(server.shutdown_timeout_secs);
         // Installed before announcing the address: a SIGTERM that arrives once clients may
@@ -83,6 +90,21 @@ impl Application {
             .context("the HTTP server failed")?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Forgets expired idempotency keys now and then, so the table holds only the current window.
+async fn purge_idempotency_keys(book: AddressBook) {
+    let mut every = tokio::time::interval(Duration::from_secs(10 * 60));
+    loop {
+        every.tick().await;
+        match book.purge_keys().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired idempotency keys forgotten"),
+            Err(err) => {
+                tracing::warn!(error = %crate::telemetry::chain(&err), "could not purge idempotency keys")
+            }
+        }
     }
 }
 

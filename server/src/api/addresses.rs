@@ -2,50 +2,117 @@
 
 use std::borrow::Cow;
 
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
-use poem_openapi::{ApiResponse, OpenApi};
+use poem_openapi::{ApiResponse, Enum, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::body::EntryBody;
+use super::body::{EntryBody, PatchBody};
 use super::problem::{ApiError, ApiResult, error_set};
 use super::schema::{Entry, EntryPage};
-use crate::domain::{Cursor, PageRequest};
+use crate::domain::{self, Cursors, Filter, PageRequest, Sort, SortKey, etag};
 use crate::service::AddressBook;
+use crate::storage::KeyClaim;
 
 pub struct AddressesApi {
     pub book: AddressBook,
+    pub cursors: Cursors,
 }
 
 #[derive(ApiResponse)]
 pub enum ListResponse {
     /// One page of entries.
     #[oai(status = 200)]
-    Page(Json<EntryPage>),
+    Page(Json<EntryPage>, #[oai(header = "Link")] Option<String>),
 }
 
 #[derive(ApiResponse)]
 pub enum CreateResponse {
     /// The entry was stored.
     #[oai(status = 201)]
-    Created(Json<Entry>, #[oai(header = "Location")] String),
+    Created(
+        Json<Entry>,
+        #[oai(header = "Location")] String,
+        #[oai(header = "ETag")] String,
+    ),
 }
 
 #[derive(ApiResponse)]
 pub enum GetResponse {
     /// The entry.
     #[oai(status = 200)]
-    Found(Json<Entry>),
+    Found(Json<Entry>, #[oai(header = "ETag")] String),
+    /// The entry has not changed since the ETag in If-None-Match.
+    #[oai(status = 304)]
+    NotModified(#[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
-pub enum NoContent {
-    /// Done.
+pub enum ReplaceResponse {
+    /// The entry was replaced.
     #[oai(status = 204)]
-    Done,
+    Replaced(#[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum PatchResponse {
+    /// The entry as changed.
+    #[oai(status = 200)]
+    Patched(Json<Entry>, #[oai(header = "ETag")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteResponse {
+    /// The entry was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+/// `sort`: a listing order, `-` in front for descending.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    #[oai(rename = "full_name")]
+    FullName,
+    #[oai(rename = "-full_name")]
+    FullNameDescending,
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    #[oai(rename = "-created_at")]
+    CreatedAtDescending,
+    #[oai(rename = "updated_at")]
+    UpdatedAt,
+    #[oai(rename = "-updated_at")]
+    UpdatedAtDescending,
+}
+
+impl SortOrder {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::FullName => "full_name",
+            Self::FullNameDescending => "-full_name",
+            Self::CreatedAt => "created_at",
+            Self::CreatedAtDescending => "-created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::UpdatedAtDescending => "-updated_at",
+        }
+    }
+}
+
+impl From<SortOrder> for Sort {
+    fn from(order: SortOrder) -> Self {
+        let (key, descending) = match order {
+            SortOrder::FullName => (SortKey::FullName, false),
+            SortOrder::FullNameDescending => (SortKey::FullName, true),
+            SortOrder::CreatedAt => (SortKey::CreatedAt, false),
+            SortOrder::CreatedAtDescending => (SortKey::CreatedAt, true),
+            SortOrder::UpdatedAt => (SortKey::UpdatedAt, false),
+            SortOrder::UpdatedAtDescending => (SortKey::UpdatedAt, true),
+        };
+        Sort { key, descending }
+    }
 }
 
 error_set!(ListErrors:
@@ -54,23 +121,29 @@ error_set!(ListErrors:
     503 => "Storage cannot be reached right now.");
 error_set!(CreateErrors:
     400 => "The body is not a valid entry.",
+    409 => "A request with this Idempotency-Key is still being processed.",
     413 => "The body is too large.",
     415 => "The body is not JSON.",
+    422 => "This Idempotency-Key was used with another body.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(GetErrors:
     404 => "No entry has this id.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
-error_set!(ReplaceErrors:
+error_set!(WriteErrors:
     400 => "The body is not a valid entry.",
     404 => "No entry has this id.",
+    412 => "The entry does not match If-Match.",
     413 => "The body is too large.",
-    415 => "The body is not JSON.",
+    415 => "The body is not of the media type the operation takes.",
+    428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(DeleteErrors:
     404 => "No entry has this id.",
+    412 => "The entry does not match If-Match.",
+    428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 
@@ -78,41 +151,135 @@ fn default_limit() -> PageLimit {
     PageLimit(20)
 }
 
+fn created(entry: &domain::Entry) -> CreateResponse {
+    CreateResponse::Created(
+        Json(Entry::from(entry)),
+        format!("/addresses/{}", entry.id),
+        etag::entity_tag(entry.version),
+    )
+}
+
 #[OpenApi(tag = "ApiTags::Addresses")]
 impl AddressesApi {
     /// List entries, one page at a time
     #[oai(path = "/addresses", method = "get", operation_id = "listAddresses")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         #[oai(default = "default_limit")] limit: Query<PageLimit>,
-        #[oai(validator(min_length = 1, max_length = 512))] cursor: Query<Option<String>>,
+        #[oai(validator(min_length = 1, max_length = 2048))] cursor: Query<Option<String>>,
+        #[oai(validator(min_length = 1, max_length = 200))] q: Query<Option<String>>,
+        #[oai(validator(min_length = 1, max_length = 100))] city: Query<Option<String>>,
+        #[oai(validator(min_length = 1, max_length = 100))] country: Query<Option<String>>,
+        sort: Query<Option<SortOrder>>,
     ) -> ApiResult<ListResponse, ListErrors> {
-        let after = match cursor.0.as_deref().map(Cursor::decode).transpose() {
-            Ok(after) => after,
-            Err(err) => return Err(ApiError::invalid_parameter("cursor", err.to_string()).into()),
+        let filter = Filter::new(q.0.as_deref(), city.0.as_deref(), country.0.as_deref());
+        let sort_param_given = sort.0.is_some();
+        let order = sort.0.unwrap_or(SortOrder::CreatedAt);
+        let sort = Sort::from(order);
+        let after = match cursor.0.as_deref() {
+            None => None,
+            Some(text) => Some(
+                self.cursors
+                    .decode(text, &filter, sort)
+                    .map_err(|err| ApiError::invalid_parameter("cursor", err.to_string()))?,
+            ),
         };
-        let limit = usize::from(limit.0.0);
-        let page = self.book.list(PageRequest { limit, after }).await?;
-        Ok(ListResponse::Page(Json(EntryPage {
-            items: page.items.iter().map(Entry::from).collect(),
-            next_cursor: page.next.map(|cursor| cursor.encode()),
-        })))
+        let limit = limit.0.0;
+        let page = self
+            .book
+            .list(PageRequest {
+                limit: usize::from(limit),
+                filter: filter.clone(),
+                sort,
+                after,
+            })
+            .await?;
+        let next_cursor = page
+            .next
+            .map(|next| self.cursors.encode(&next, &filter, sort));
+        // The next page's URL repeats the request's own parameters, as the client sent them.
+        let link = next_cursor.as_ref().map(|cursor| {
+            let mut query = vec![("limit", limit.to_string()), ("cursor", cursor.clone())];
+            for (name, value) in [("q", &q.0), ("city", &city.0), ("country", &country.0)] {
+                if let Some(value) = value {
+                    query.push((name, value.clone()));
+                }
+            }
+            if sort_param_given {
+                query.push(("sort", order.as_str().to_owned()));
+            }
+            let query = serde_urlencoded::to_string(&query).expect("strings encode");
+            format!("</addresses?{query}>; rel=\"next\"")
+        });
+        Ok(ListResponse::Page(
+            Json(EntryPage {
+                items: page.items.iter().map(Entry::from).collect(),
+                next_cursor,
+            }),
+            link,
+        ))
     }
 
     /// Create an entry
     #[oai(path = "/addresses", method = "post", operation_id = "createAddress")]
-    async fn create(&self, body: EntryBody) -> ApiResult<CreateResponse, CreateErrors> {
-        let entry = self.book.create(body.entry().await?).await?;
-        let location = format!("/addresses/{}", entry.id);
-        Ok(CreateResponse::Created(Json(Entry::from(&entry)), location))
+    async fn create(
+        &self,
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        idempotency_key: Header<Option<String>>,
+        body: EntryBody,
+    ) -> ApiResult<CreateResponse, CreateErrors> {
+        let Some(key) = idempotency_key.0 else {
+            let entry = self.book.create(body.entry().await?).await?;
+            return Ok(created(&entry));
+        };
+        match self.book.claim_key(&key).await? {
+            KeyClaim::InFlight => Err(ApiError::idempotency_key_in_flight().into()),
+            KeyClaim::Completed(original) => {
+                // Same key, same entry: the retry of a request that succeeded gets its answer again.
+                if body.entry().await? == original.content {
+                    Ok(created(&original))
+                } else {
+                    Err(ApiError::idempotency_key_reused().into())
+                }
+            }
+            KeyClaim::Claimed => {
+                let outcome = match body.entry().await {
+                    Ok(content) => self
+                        .book
+                        .create_with_key(content, &key)
+                        .await
+                        .map_err(ApiError::from),
+                    Err(err) => Err(err),
+                };
+                match outcome {
+                    Ok(entry) => Ok(created(&entry)),
+                    Err(err) => {
+                        self.book.release_key(&key).await;
+                        Err(err.into())
+                    }
+                }
+            }
+        }
     }
 
     /// Read an entry
     #[oai(path = "/addresses/:id", method = "get", operation_id = "getAddress")]
-    async fn get(&self, id: Path<EntryId>) -> ApiResult<GetResponse, GetErrors> {
-        let id = id.0.known()?;
-        let entry = self.book.get(id).await?;
-        Ok(GetResponse::Found(Json(Entry::from(&entry))))
+    async fn get(
+        &self,
+        id: Path<EntryId>,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> ApiResult<GetResponse, GetErrors> {
+        let entry = self.book.get(id.0.known()?).await?;
+        let tag = etag::entity_tag(entry.version);
+        if if_none_match
+            .0
+            .as_deref()
+            .is_some_and(|header| etag::matches(header, entry.version, true))
+        {
+            return Ok(GetResponse::NotModified(tag));
+        }
+        Ok(GetResponse::Found(Json(Entry::from(&entry)), tag))
     }
 
     /// Replace an entry
@@ -124,11 +291,37 @@ impl AddressesApi {
     async fn replace(
         &self,
         id: Path<EntryId>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
         body: EntryBody,
-    ) -> ApiResult<NoContent, ReplaceErrors> {
+    ) -> ApiResult<ReplaceResponse, WriteErrors> {
         let id = id.0.known()?;
-        self.book.replace(id, body.entry().await?).await?;
-        Ok(NoContent::Done)
+        let content = body.entry().await?;
+        let entry = self
+            .book
+            .replace(id, content, if_match.0.as_deref())
+            .await?;
+        Ok(ReplaceResponse::Replaced(etag::entity_tag(entry.version)))
+    }
+
+    /// Change some fields of an entry
+    #[oai(
+        path = "/addresses/:id",
+        method = "patch",
+        operation_id = "patchAddress"
+    )]
+    async fn patch(
+        &self,
+        id: Path<EntryId>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        body: PatchBody,
+    ) -> ApiResult<PatchResponse, WriteErrors> {
+        let id = id.0.known()?;
+        let patch = body.json().await?;
+        let entry = self.book.patch(id, &patch, if_match.0.as_deref()).await?;
+        Ok(PatchResponse::Patched(
+            Json(Entry::from(&entry)),
+            etag::entity_tag(entry.version),
+        ))
     }
 
     /// Delete an entry
@@ -137,10 +330,15 @@ impl AddressesApi {
         method = "delete",
         operation_id = "deleteAddress"
     )]
-    async fn delete(&self, id: Path<EntryId>) -> ApiResult<NoContent, DeleteErrors> {
-        let id = id.0.known()?;
-        self.book.delete(id).await?;
-        Ok(NoContent::Done)
+    async fn delete(
+        &self,
+        id: Path<EntryId>,
+        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+    ) -> ApiResult<DeleteResponse, DeleteErrors> {
+        self.book
+            .delete(id.0.known()?, if_match.0.as_deref())
+            .await?;
+        Ok(DeleteResponse::Deleted)
     }
 }
 

@@ -92,7 +92,7 @@ mod tests {
         assert_eq!(allowed_methods("/addresses"), ["GET", "HEAD", "POST"]);
         assert_eq!(
             allowed_methods("/addresses/123"),
-            ["GET", "HEAD", "PUT", "DELETE"]
+            ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
         );
         assert_eq!(allowed_methods("/healthz"), ["GET", "HEAD"]);
         assert!(allowed_methods("/nowhere").is_empty());

@@ -17,7 +17,8 @@ use poem_openapi::{OpenApiService, Tags};
 
 pub use contract::CONTRACT_YAML;
 
-use crate::service::AddressBook;
+use crate::domain::Cursors;
+use crate::service::{AddressBook, Policy};
 
 #[derive(Tags)]
 enum ApiTags {
@@ -30,19 +31,24 @@ enum ApiTags {
 }
 
 /// What the API needs to know about how it is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ApiOptions {
     /// Largest accepted request body, after decompression.
     pub max_body_bytes: usize,
     /// Whether 5xx problems carry their internal error chain.
     pub debug: bool,
+    /// Signs and checks pagination cursors.
+    pub cursors: Cursors,
 }
 
 type Api = (addresses::AddressesApi, health::HealthApi);
 
-fn service(book: AddressBook, started: Instant) -> OpenApiService<Api, ()> {
+fn service(book: AddressBook, cursors: Cursors, started: Instant) -> OpenApiService<Api, ()> {
     let apis = (
-        addresses::AddressesApi { book: book.clone() },
+        addresses::AddressesApi {
+            book: book.clone(),
+            cursors,
+        },
         health::HealthApi { book, started },
     );
     OpenApiService::new(apis, "Address Book API", "1.0.0")
@@ -52,17 +58,19 @@ fn service(book: AddressBook, started: Instant) -> OpenApiService<Api, ()> {
 /// it with the contract.
 pub fn generated_document() -> String {
     let storage = std::sync::Arc::new(crate::storage::MemoryStorage::new());
-    service(AddressBook::new(storage), Instant::now()).spec()
+    let book = AddressBook::new(storage, Policy::default());
+    service(book, Cursors::new(b"unused"), Instant::now()).spec()
 }
 
 /// The whole HTTP application.
 pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl Endpoint {
-    let api = service(book, started);
-    let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
     let ApiOptions {
         max_body_bytes,
         debug,
+        cursors,
     } = options;
+    let api = service(book, cursors, started);
+    let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
     Route::new()
         .at("/openapi.yaml", get(contract::openapi_yaml))
         .at("/openapi.json", get(contract::openapi_json))

@@ -66,6 +66,42 @@ impl ApiError {
         )
     }
 
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition Failed",
+            "The entry does not match If-Match: it changed since you read it. Read it again, then retry.",
+        )
+    }
+
+    pub fn precondition_required() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Precondition Required",
+            "This server requires If-Match on writes: read the entry and send its ETag.",
+        )
+    }
+
+    pub fn idempotency_key_in_flight() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-flight",
+            "Request In Progress",
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+    }
+
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency Key Reused",
+            "This Idempotency-Key was used with a different body; use a new key for a new entry.",
+        )
+    }
+
     pub fn unknown_endpoint(path: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -220,6 +256,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::NotFound => Self::entry_not_found(),
+            ServiceError::PreconditionFailed => Self::precondition_failed(),
+            ServiceError::PreconditionRequired => Self::precondition_required(),
+            ServiceError::Invalid(errors) => errors.into(),
             ServiceError::Storage(err @ StorageError::Unavailable(_)) => Self::unavailable(err),
             ServiceError::Storage(err @ StorageError::Internal(_)) => Self::internal(err),
         }

@@ -17,6 +17,8 @@ pub fn now() -> Timestamp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: Uuid,
+    /// 1 when created, one more on every write: what the entry's ETag names.
+    pub version: i64,
     pub content: EntryContent,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -29,20 +31,10 @@ impl Entry {
         let at = now();
         Self {
             id: Uuid::now_v7(),
+            version: 1,
             content,
             created_at: at,
             updated_at: at,
-        }
-    }
-
-    /// This entry with its content replaced; the id and creation time stay.
-    pub fn replaced(&self, content: EntryContent) -> Self {
-        Self {
-            id: self.id,
-            content,
-            created_at: self.created_at,
-            // Never move backwards, even if the wall clock does.
-            updated_at: now().max(self.updated_at),
         }
     }
 }

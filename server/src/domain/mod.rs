@@ -5,12 +5,14 @@ mod entry;
 pub mod etag;
 mod page;
 mod patch;
+mod search;
 mod validation;
 
 pub use entry::{
     AddressKind, EmailAddress, Entry, EntryContent, PhoneKind, PhoneNumber, PostalAddress,
     Timestamp, now,
 };
-pub use page::{Cursor, InvalidCursor, Page, PageRequest};
+pub use page::{Cursors, InvalidCursor, Page, PageRequest, Position, SortValue};
 pub use patch::merge_patch;
+pub use search::{Filter, Sort, SortKey, TermKind, fold};
 pub use validation::{FieldError, ValidationErrors};

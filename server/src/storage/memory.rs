@@ -1,25 +1,43 @@
 //! An in-memory engine (`storage.engine: memory`): nothing survives a restart. Useful for demos
-//! and as the reference the durable engines are compared with.
+//! and as the reference the durable engines are compared with: it answers searches by scanning,
+//! with the same terms and ordering rules the durable engines index.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Storage, StorageError};
-use crate::domain::{Cursor, Entry, EntryContent, Timestamp};
+use super::{ClaimRequest, KeyClaim, Storage, StorageError, Write};
+use crate::domain::{Entry, EntryContent, PageRequest, Position, TermKind, Timestamp};
 
 #[derive(Default)]
 pub struct MemoryStorage {
     state: RwLock<State>,
 }
 
-/// Entries in listing order, plus an index from id to listing key.
 #[derive(Default)]
 struct State {
-    ordered: BTreeMap<Cursor, Entry>,
-    keys: HashMap<Uuid, Cursor>,
+    entries: HashMap<Uuid, Stored>,
+    keys: HashMap<String, KeyRecord>,
+}
+
+struct Stored {
+    entry: Entry,
+    terms: BTreeSet<(TermKind, String)>,
+}
+
+impl Stored {
+    fn new(entry: Entry) -> Self {
+        let terms = entry.content.search_terms();
+        Self { entry, terms }
+    }
+}
+
+struct KeyRecord {
+    claimed_at: Timestamp,
+    expires_at: Timestamp,
+    created: Option<Entry>,
 }
 
 impl MemoryStorage {
@@ -27,8 +45,8 @@ impl MemoryStorage {
         Self::default()
     }
 
-    // A poisoned lock means a thread panicked mid-update; every update here is a single map
-    // operation, so the data is still consistent and serving on is safe.
+    // A poisoned lock means a thread panicked mid-update; every update here completes its map
+    // operations before anything can panic, so the data is still consistent and serving on is safe.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state
             .read()
@@ -42,23 +60,34 @@ impl MemoryStorage {
     }
 }
 
+/// Checks the entry's version against `expected` before a write.
+fn precondition(state: &State, id: Uuid, expected: Option<i64>) -> Option<Write<()>> {
+    match state.entries.get(&id) {
+        None => Some(Write::NotFound),
+        Some(stored) if expected.is_some_and(|v| v != stored.entry.version) => {
+            Some(Write::Conflict)
+        }
+        Some(_) => None,
+    }
+}
+
 #[async_trait]
 impl Storage for MemoryStorage {
-    async fn insert(&self, entry: &Entry) -> Result<(), StorageError> {
-        let key = Cursor::after(entry);
+    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError> {
         let mut state = self.write();
-        state.keys.insert(entry.id, key);
-        state.ordered.insert(key, entry.clone());
+        if let Some(record) = key.and_then(|key| state.keys.get_mut(key)) {
+            record.created = Some(entry.clone());
+        }
+        state.entries.insert(entry.id, Stored::new(entry.clone()));
         Ok(())
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
-        let state = self.read();
-        Ok(state
-            .keys
+        Ok(self
+            .read()
+            .entries
             .get(&id)
-            .and_then(|key| state.ordered.get(key))
-            .cloned())
+            .map(|stored| stored.entry.clone()))
     }
 
     async fn replace(
@@ -66,39 +95,98 @@ impl Storage for MemoryStorage {
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
-    ) -> Result<Option<Entry>, StorageError> {
+        expected: Option<i64>,
+    ) -> Result<Write<Entry>, StorageError> {
         let mut state = self.write();
-        let Some(key) = state.keys.get(&id).copied() else {
-            return Ok(None);
-        };
-        let entry = state
-            .ordered
-            .get_mut(&key)
-            .expect("index and entries agree");
+        match precondition(&state, id, expected) {
+            Some(Write::NotFound) => return Ok(Write::NotFound),
+            Some(_) => return Ok(Write::Conflict),
+            None => {}
+        }
+        let stored = state.entries.get_mut(&id).expect("checked above");
+        let mut entry = stored.entry.clone();
         entry.content = content.clone();
+        entry.version += 1;
         entry.updated_at = entry.updated_at.max(updated_at);
-        Ok(Some(entry.clone()))
+        *stored = Stored::new(entry.clone());
+        Ok(Write::Done(entry))
     }
 
-    async fn delete(&self, id: Uuid) -> Result<bool, StorageError> {
+    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
         let mut state = self.write();
-        let Some(key) = state.keys.remove(&id) else {
-            return Ok(false);
-        };
-        state.ordered.remove(&key);
-        Ok(true)
+        if let Some(refused) = precondition(&state, id, expected) {
+            return Ok(refused);
+        }
+        state.entries.remove(&id);
+        Ok(Write::Done(()))
     }
 
-    async fn list(&self, after: Option<Cursor>, limit: usize) -> Result<Vec<Entry>, StorageError> {
-        use std::ops::Bound::{Excluded, Unbounded};
+    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError> {
         let state = self.read();
-        let start = after.map_or(Unbounded, Excluded);
-        Ok(state
-            .ordered
-            .range((start, Unbounded))
-            .take(limit)
+        let key = request.sort.key;
+        let mut found: Vec<(Position, &Entry)> = state
+            .entries
+            .values()
+            .filter(|stored| request.filter.matches(&stored.terms))
+            .map(|stored| (Position::of(&stored.entry, key), &stored.entry))
+            .filter(|(position, _)| match &request.after {
+                None => true,
+                Some(after) if request.sort.descending => position < after,
+                Some(after) => position > after,
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            if request.sort.descending {
+                b.0.cmp(&a.0)
+            } else {
+                a.0.cmp(&b.0)
+            }
+        });
+        Ok(found
+            .into_iter()
+            .take(request.limit)
             .map(|(_, entry)| entry.clone())
             .collect())
+    }
+
+    async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
+        let mut state = self.write();
+        if let Some(record) = state.keys.get(claim.key) {
+            let expired = record.expires_at <= claim.now;
+            let abandoned = record.created.is_none() && record.claimed_at < claim.stale_before;
+            if !expired && !abandoned {
+                return Ok(match &record.created {
+                    Some(entry) => KeyClaim::Completed(entry.clone()),
+                    None => KeyClaim::InFlight,
+                });
+            }
+        }
+        let record = KeyRecord {
+            claimed_at: claim.now,
+            expires_at: claim.expires_at,
+            created: None,
+        };
+        state.keys.insert(claim.key.to_owned(), record);
+        Ok(KeyClaim::Claimed)
+    }
+
+    async fn release_key(&self, key: &str) -> Result<(), StorageError> {
+        let mut state = self.write();
+        if state
+            .keys
+            .get(key)
+            .is_some_and(|record| record.created.is_none())
+        {
+            state.keys.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError> {
+        let mut state = self.write();
+        let before = state.keys.len();
+        state.keys.retain(|_, record| record.expires_at > now);
+        Ok((before - state.keys.len()) as u64)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -11,14 +11,17 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::DateTime;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Sqlite};
 use uuid::Uuid;
 
-use super::{Storage, StorageError, migrations::Migrations};
+use super::sql::{self, Arg};
+use super::{ClaimRequest, KeyClaim, Storage, StorageError, Write, migrations::Migrations};
 use crate::config::SqliteSettings;
-use crate::domain::{Cursor, Entry, EntryContent, Timestamp};
+use crate::domain::{Entry, EntryContent, PageRequest, Timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -60,27 +63,70 @@ impl SqliteStorage {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,
+    version: i64,
     created_at: i64,
     updated_at: i64,
     content: Json<EntryContent>,
+}
+
+fn time(micros: i64) -> Result<Timestamp, StorageError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| StorageError::Internal(format!("timestamp {micros} out of range").into()))
 }
 
 impl TryFrom<Row> for Entry {
     type Error = StorageError;
 
     fn try_from(row: Row) -> Result<Self, StorageError> {
-        let time = |micros| {
-            DateTime::from_timestamp_micros(micros).ok_or_else(|| {
-                StorageError::Internal(format!("timestamp {micros} out of range").into())
-            })
-        };
         Ok(Entry {
             id: row.id,
+            version: row.version,
             content: row.content.0,
             created_at: time(row.created_at)?,
             updated_at: time(row.updated_at)?,
         })
     }
+}
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
+type QueryAs<'q, T> = sqlx::query::QueryAs<'q, Sqlite, T, SqliteArguments>;
+
+/// SQLite keeps times as microseconds since the epoch (an INTEGER orders and indexes exactly).
+fn value(arg: Arg) -> SqliteArgument {
+    match arg {
+        Arg::Text(text) => SqliteArgument::Text(text),
+        Arg::Time(time) => SqliteArgument::Int(time.timestamp_micros()),
+        Arg::Id(id) => SqliteArgument::Id(id),
+        Arg::Int(int) => SqliteArgument::Int(int),
+    }
+}
+
+enum SqliteArgument {
+    Text(String),
+    Int(i64),
+    Id(Uuid),
+}
+
+fn bind(query: Query<'_>, statement_args: Vec<Arg>) -> Query<'_> {
+    statement_args
+        .into_iter()
+        .map(value)
+        .fold(query, |query, arg| match arg {
+            SqliteArgument::Text(text) => query.bind(text),
+            SqliteArgument::Int(int) => query.bind(int),
+            SqliteArgument::Id(id) => query.bind(id),
+        })
+}
+
+fn bind_as<T>(query: QueryAs<'_, T>, statement_args: Vec<Arg>) -> QueryAs<'_, T> {
+    statement_args
+        .into_iter()
+        .map(value)
+        .fold(query, |query, arg| match arg {
+            SqliteArgument::Text(text) => query.bind(text),
+            SqliteArgument::Int(int) => query.bind(int),
+            SqliteArgument::Id(id) => query.bind(id),
+        })
 }
 
 fn classify(err: sqlx::Error) -> StorageError {
@@ -104,30 +150,70 @@ fn classify(err: sqlx::Error) -> StorageError {
     }
 }
 
+impl SqliteStorage {
+    /// Why a conditional write did not happen: the entry is gone, or has another version.
+    async fn refusal<T>(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        id: Uuid,
+    ) -> Result<Write<T>, StorageError> {
+        let version: Option<i64> = sqlx::query_scalar(sql::ENTRY_VERSION)
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+            .map_err(classify)?;
+        Ok(if version.is_some() {
+            Write::Conflict
+        } else {
+            Write::NotFound
+        })
+    }
+}
+
 #[async_trait]
 impl Storage for SqliteStorage {
-    async fn insert(&self, entry: &Entry) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO entries (id, created_at, updated_at, full_name, content) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(entry.id)
-        .bind(entry.created_at.timestamp_micros())
-        .bind(entry.updated_at.timestamp_micros())
-        .bind(&entry.content.full_name)
-        .bind(Json(&entry.content))
-        .execute(&self.pool)
-        .await
-        .map_err(classify)?;
-        Ok(())
+    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        sqlx::query(sql::INSERT_ENTRY)
+            .bind(entry.id)
+            .bind(entry.version)
+            .bind(entry.created_at.timestamp_micros())
+            .bind(entry.updated_at.timestamp_micros())
+            .bind(&entry.content.full_name)
+            .bind(entry.content.sort_name())
+            .bind(Json(&entry.content))
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let terms = sql::insert_terms(entry.id, &entry.content);
+        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if let Some(key) = key {
+            let done = sqlx::query(sql::COMPLETE_KEY)
+                .bind(key)
+                .bind(entry.id)
+                .bind(entry.created_at.timestamp_micros())
+                .bind(Json(&entry.content))
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            if done.rows_affected() == 0 {
+                return Err(StorageError::Unavailable(
+                    "the idempotency key's claim was taken over".into(),
+                ));
+            }
+        }
+        tx.commit().await.map_err(classify)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
-        let row: Option<Row> =
-            sqlx::query_as("SELECT id, created_at, updated_at, content FROM entries WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(classify)?;
+        let row: Option<Row> = sqlx::query_as(sql::GET_ENTRY)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
         row.map(Entry::try_from).transpose()
     }
 
@@ -136,58 +222,120 @@ impl Storage for SqliteStorage {
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
-    ) -> Result<Option<Entry>, StorageError> {
+        expected: Option<i64>,
+    ) -> Result<Write<Entry>, StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
         let row: Option<Row> = sqlx::query_as(
-            "UPDATE entries SET content = $2, full_name = $3, updated_at = MAX(updated_at, $4) \
-             WHERE id = $1 RETURNING id, created_at, updated_at, content",
+            "UPDATE entries SET content = $2, full_name = $3, sort_name = $4, version = version + 1, \
+             updated_at = MAX(updated_at, $5) WHERE id = $1 AND ($6 IS NULL OR version = $6) \
+             RETURNING id, version, created_at, updated_at, content",
         )
         .bind(id)
         .bind(Json(content))
         .bind(&content.full_name)
+        .bind(content.sort_name())
         .bind(updated_at.timestamp_micros())
-        .fetch_optional(&self.pool)
+        .bind(expected)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(classify)?;
-        row.map(Entry::try_from).transpose()
-    }
-
-    async fn delete(&self, id: Uuid) -> Result<bool, StorageError> {
-        let done = sqlx::query("DELETE FROM entries WHERE id = $1")
+        let Some(row) = row else {
+            return self.refusal(&mut tx, id).await;
+        };
+        sqlx::query(sql::DELETE_TERMS)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        Ok(done.rows_affected() > 0)
+        let terms = sql::insert_terms(id, content);
+        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Write::Done(row.try_into()?))
     }
 
-    async fn list(&self, after: Option<Cursor>, limit: usize) -> Result<Vec<Entry>, StorageError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        // Two statements rather than `$1 IS NULL OR …`, which would keep SQLite from seeking
-        // the listing index.
-        let rows: Vec<Row> = match after {
-            None => sqlx::query_as(
-                "SELECT id, created_at, updated_at, content FROM entries ORDER BY created_at, id LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await,
-            Some(after) => sqlx::query_as(
-                "SELECT id, created_at, updated_at, content FROM entries \
-                 WHERE (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3",
-            )
-            .bind(after.created_at.timestamp_micros())
-            .bind(after.id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await,
+    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        // Terms go with their entry (ON DELETE CASCADE).
+        let done = sqlx::query(sql::DELETE_ENTRY)
+            .bind(id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
+        if done.rows_affected() == 0 {
+            return self.refusal(&mut tx, id).await;
         }
-        .map_err(classify)?;
+        tx.commit().await.map_err(classify)?;
+        Ok(Write::Done(()))
+    }
+
+    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError> {
+        let statement = sql::list(request);
+        let rows: Vec<Row> = bind_as(sqlx::query_as(AssertSqlSafe(statement.sql)), statement.args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
         rows.into_iter().map(Entry::try_from).collect()
     }
 
+    async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
+        let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_KEY)
+            .bind(claim.key)
+            .bind(claim.now.timestamp_micros())
+            .bind(claim.expires_at.timestamp_micros())
+            .bind(claim.stale_before.timestamp_micros())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        if claimed.is_some() {
+            return Ok(KeyClaim::Claimed);
+        }
+        let row: Option<(Option<Uuid>, Option<i64>, Option<Json<EntryContent>>)> =
+            sqlx::query_as(sql::READ_KEY)
+                .bind(claim.key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(classify)?;
+        Ok(match row {
+            Some((Some(id), Some(created_at), Some(content))) => {
+                let created_at = time(created_at)?;
+                KeyClaim::Completed(Entry {
+                    id,
+                    version: 1,
+                    content: content.0,
+                    created_at,
+                    updated_at: created_at,
+                })
+            }
+            // Held by a request still running (or released this instant: the client may retry).
+            _ => KeyClaim::InFlight,
+        })
+    }
+
+    async fn release_key(&self, key: &str) -> Result<(), StorageError> {
+        sqlx::query(sql::RELEASE_KEY)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError> {
+        let done = sqlx::query(sql::PURGE_KEYS)
+            .bind(now.timestamp_micros())
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected())
+    }
+
     async fn ping(&self) -> Result<(), StorageError> {
-        // Reading the table, not just `SELECT 1`: a database without the schema is not usable.
-        sqlx::query("SELECT 1 FROM entries LIMIT 1")
+        // Reading the tables, not just `SELECT 1`: a database without the schema is not usable.
+        sqlx::query("SELECT 1 FROM entries, idempotency_keys LIMIT 1")
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?;
