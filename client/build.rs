@@ -1,21 +1,56 @@
 //! Generates the typed client from `openapi/addressbook.yaml` with progenitor.
 //!
-//! The committed spec is never edited. Progenitor only types response bodies declared as
-//! `application/json`, while the service declares its errors as `application/problem+json`
-//! (RFC 9457), so the in-memory copy handed to the generator presents those error bodies as
-//! `application/json`. That is safe on the wire: progenitor-client decodes every typed body with
-//! `serde_json::from_slice` on the raw bytes and never looks at the response's Content-Type.
+//! The committed spec is never edited; only the in-memory copy handed to the generator is
+//! adjusted:
+//!
+//! * Progenitor only types response bodies declared as `application/json`, while the service
+//!   declares its errors as `application/problem+json` (RFC 9457), so those error bodies are
+//!   presented as `application/json`. That is safe on the wire: progenitor-client decodes every
+//!   typed body with `serde_json::from_slice` on the raw bytes and never looks at the response's
+//!   Content-Type.
+//! * Progenitor refuses request bodies declared as `application/merge-patch+json` (RFC 7396), so
+//!   they are presented as `application/json` too. The generated code then sends
+//!   `Content-Type: application/json`; a pre-hook (`crate::patch::use_merge_patch_content_type`)
+//!   puts the real media type back on every `PATCH` request. That is exact only while every
+//!   `PATCH` operation, and nothing else, takes a merge patch, so the build checks it.
+//! * typify turns the nullable members of `EntryPatch` into plain `Option<T>`, which cannot tell
+//!   "leave as is" (absent) from "remove" (`null`). The generated type is replaced by the
+//!   hand-written `crate::EntryPatch` (`src/patch.rs`), and the build checks that the schema
+//!   still has exactly the shape that type was written for. Its `full_name` schema is lifted
+//!   into a component of its own, `EntryPatchFullName`, so that typify still generates the
+//!   constrained string type the hand-written struct uses.
+//!
+//! The generated doc comments carry one usage snippet per operation, fenced as ```` ```ignore ````
+//! because they do not compile on their own; they are fenced as ```` ```text ```` instead so that
+//! `cargo test --doc` does not report them as ignored tests.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use openapiv3::{OpenAPI, Operation, ReferenceOr, Response};
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
+use openapiv3::{
+    AdditionalProperties, OpenAPI, Operation, ReferenceOr, RequestBody, Response, SchemaKind, Type,
+};
+use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use syn::visit_mut::VisitMut;
 
 const PROBLEM_JSON: &str = "application/problem+json";
+const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 const JSON: &str = "application/json";
+
+/// The schema replaced by the hand-written `crate::EntryPatch`.
+const PATCH_SCHEMA: &str = "EntryPatch";
+/// The component `EntryPatch.full_name` is lifted into, so typify generates a type for it.
+const PATCH_FULL_NAME_SCHEMA: &str = "EntryPatchFullName";
+/// The nullable list members of `EntryPatch` and the component their items refer to; this is
+/// what `src/patch.rs` was written for.
+const PATCH_LISTS: [(&str, &str); 4] = [
+    ("addresses", "PostalAddress"),
+    ("phone_numbers", "PhoneNumber"),
+    ("fax_numbers", "PhoneNumber"),
+    ("emails", "EmailAddress"),
+];
 
 fn main() -> ExitCode {
     match run() {
@@ -37,13 +72,28 @@ fn run() -> Result<(), String> {
     println!("cargo:rerun-if-changed=build.rs");
 
     let mut spec = load_spec(&spec_path)?;
-    present_problem_json_as_json(&mut spec)
-        .map_err(|e| format!("cannot adjust {}: {e}", spec_path.display()))?;
+    let adjust = |spec: &mut OpenAPI| -> Result<(), String> {
+        present_problem_json_as_json(spec)?;
+        present_merge_patch_as_json(spec)?;
+        prepare_patch_schema_for_replacement(spec)
+    };
+    adjust(&mut spec).map_err(|e| format!("cannot adjust {}: {e}", spec_path.display()))?;
 
+    // Called as `(hook)(&mut request)` right after each request is built, before it is sent
+    // (progenitor-impl 0.15.1, `method.rs`), so it can change the request's headers.
+    let pre_hook = "crate::patch::use_merge_patch_content_type"
+        .parse()
+        .map_err(|e| format!("the pre-hook path does not lex: {e}"))?;
     let mut settings = GenerationSettings::default();
     settings
         .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged);
+        .with_tag(TagStyle::Merged)
+        .with_pre_hook(pre_hook)
+        .with_replacement(
+            PATCH_SCHEMA,
+            "crate::EntryPatch",
+            [TypeImpl::Default].into_iter(),
+        );
     let mut generator = Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).map_err(|e| {
         format!(
@@ -51,8 +101,13 @@ fn run() -> Result<(), String> {
             spec_path.display()
         )
     })?;
-    let file: syn::File = syn::parse2(tokens)
+    let mut file: syn::File = syn::parse2(tokens)
         .map_err(|e| format!("progenitor produced code that does not parse: {e}"))?;
+    let mut as_text = IgnoredExamplesAsText::default();
+    as_text.visit_file_mut(&mut file);
+    if as_text.failed {
+        return Err("a generated doc comment is not a plain string literal".to_owned());
+    }
     let code = prettyplease::unparse(&file);
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
@@ -72,6 +127,20 @@ fn load_spec(path: &Path) -> Result<OpenAPI, String> {
     })
 }
 
+/// The operations of a path item, with their HTTP method in lower case.
+fn operations_mut(item: &mut openapiv3::PathItem) -> [(&'static str, Option<&mut Operation>); 8] {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+        ("trace", item.trace.as_mut()),
+    ]
+}
+
 /// Renames every `application/problem+json` response media type to `application/json`, both in
 /// `components/responses` and in responses written inline in operations.
 fn present_problem_json_as_json(spec: &mut OpenAPI) -> Result<(), String> {
@@ -89,17 +158,7 @@ fn present_problem_json_as_json(spec: &mut OpenAPI) -> Result<(), String> {
         let ReferenceOr::Item(item) = item else {
             continue;
         };
-        let operations: [(&str, Option<&mut Operation>); 8] = [
-            ("get", item.get.as_mut()),
-            ("put", item.put.as_mut()),
-            ("post", item.post.as_mut()),
-            ("delete", item.delete.as_mut()),
-            ("options", item.options.as_mut()),
-            ("head", item.head.as_mut()),
-            ("patch", item.patch.as_mut()),
-            ("trace", item.trace.as_mut()),
-        ];
-        for (method, operation) in operations {
+        for (method, operation) in operations_mut(item) {
             let Some(operation) = operation else {
                 continue;
             };
@@ -154,6 +213,206 @@ fn rename_media_type(response: &mut Response) -> Result<(), String> {
         })
         .collect();
     Ok(())
+}
+
+/// Presents every `application/merge-patch+json` request body as `application/json`, after
+/// checking that exactly the `PATCH` operations take one (the pre-hook that restores the real
+/// Content-Type goes by the method alone).
+fn present_merge_patch_as_json(spec: &mut OpenAPI) -> Result<(), String> {
+    let shared_bodies = spec
+        .components
+        .as_ref()
+        .map(|c| c.request_bodies.clone())
+        .unwrap_or_default();
+    for (path, item) in spec.paths.paths.iter_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        for (method, operation) in operations_mut(item) {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let body = match &operation.request_body {
+                None => None,
+                Some(ReferenceOr::Item(body)) => Some(body),
+                Some(ReferenceOr::Reference { reference }) => {
+                    let name = reference
+                        .strip_prefix("#/components/requestBodies/")
+                        .ok_or_else(|| format!("{method} {path}: unsupported $ref {reference}"))?;
+                    match shared_bodies.get(name) {
+                        Some(ReferenceOr::Item(body)) => Some(body),
+                        _ => return Err(format!("{method} {path}: cannot resolve {reference}")),
+                    }
+                }
+            };
+            let takes_merge_patch = body.is_some_and(is_merge_patch);
+            if takes_merge_patch != (method == "patch") {
+                return Err(format!(
+                    "{method} {path}: the client sets `Content-Type: {MERGE_PATCH_JSON}` on \
+                     every PATCH request and on nothing else (src/patch.rs), but this operation \
+                     {}; adjust the pre-hook",
+                    if takes_merge_patch {
+                        "takes a merge patch without being a PATCH"
+                    } else {
+                        "is a PATCH that does not take a merge patch"
+                    }
+                ));
+            }
+            if let Some(ReferenceOr::Item(body)) = operation.request_body.as_mut() {
+                rename_request_media_type(body);
+            }
+        }
+    }
+    if let Some(components) = spec.components.as_mut() {
+        for body in components.request_bodies.values_mut() {
+            if let ReferenceOr::Item(body) = body {
+                rename_request_media_type(body);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a request body is a merge patch. Progenitor requires exactly one media type per
+/// request body and reports any other shape itself.
+fn is_merge_patch(body: &RequestBody) -> bool {
+    body.content.keys().any(|k| essence(k) == MERGE_PATCH_JSON)
+}
+
+fn rename_request_media_type(body: &mut RequestBody) {
+    if !is_merge_patch(body) {
+        return;
+    }
+    body.content = std::mem::take(&mut body.content)
+        .into_iter()
+        .map(|(media_type, content)| {
+            if essence(&media_type) == MERGE_PATCH_JSON {
+                (JSON.to_owned(), content)
+            } else {
+                (media_type, content)
+            }
+        })
+        .collect();
+}
+
+/// Checks that `EntryPatch` still has the shape the hand-written `crate::EntryPatch` was written
+/// for, and lifts its `full_name` schema into the component `EntryPatchFullName`.
+fn prepare_patch_schema_for_replacement(spec: &mut OpenAPI) -> Result<(), String> {
+    let schemas = &mut spec
+        .components
+        .as_mut()
+        .ok_or("the spec has no components")?
+        .schemas;
+    if schemas.contains_key(PATCH_FULL_NAME_SCHEMA) {
+        return Err(format!(
+            "components/schemas/{PATCH_FULL_NAME_SCHEMA} already exists; the build script needs \
+             that name for the type of {PATCH_SCHEMA}.full_name"
+        ));
+    }
+    let Some(ReferenceOr::Item(patch)) = schemas.get_mut(PATCH_SCHEMA) else {
+        return Err(format!(
+            "components/schemas/{PATCH_SCHEMA} is missing or a $ref; src/patch.rs replaces it"
+        ));
+    };
+    let mismatch = |what: String| {
+        format!(
+            "components/schemas/{PATCH_SCHEMA} changed ({what}); update the hand-written \
+             EntryPatch in src/patch.rs and the check in build.rs"
+        )
+    };
+    let SchemaKind::Type(Type::Object(object)) = &mut patch.schema_kind else {
+        return Err(mismatch("not an object".to_owned()));
+    };
+    if object.additional_properties != Some(AdditionalProperties::Any(false)) {
+        return Err(mismatch("additionalProperties is not false".to_owned()));
+    }
+    if !object.required.is_empty() {
+        return Err(mismatch("some members are required".to_owned()));
+    }
+    let expected: Vec<&str> = std::iter::once("full_name")
+        .chain(PATCH_LISTS.iter().map(|(name, _)| *name))
+        .collect();
+    let mut actual: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+    actual.sort_unstable();
+    let mut sorted = expected.clone();
+    sorted.sort_unstable();
+    if actual != sorted {
+        return Err(mismatch(format!(
+            "members are {actual:?}, src/patch.rs has {sorted:?}"
+        )));
+    }
+    for (name, item_schema) in PATCH_LISTS {
+        let Some(ReferenceOr::Item(list)) = object.properties.get(name) else {
+            return Err(mismatch(format!("{name} is a $ref")));
+        };
+        let SchemaKind::Type(Type::Array(array)) = &list.schema_kind else {
+            return Err(mismatch(format!("{name} is not an array")));
+        };
+        if !list.schema_data.nullable {
+            return Err(mismatch(format!("{name} is not nullable")));
+        }
+        let item_ref = format!("#/components/schemas/{item_schema}");
+        let items_ok = matches!(
+            &array.items,
+            Some(ReferenceOr::Reference { reference }) if *reference == item_ref
+        );
+        if !items_ok {
+            return Err(mismatch(format!("{name} items are not {item_ref}")));
+        }
+    }
+    let full_name_ref = ReferenceOr::Reference {
+        reference: format!("#/components/schemas/{PATCH_FULL_NAME_SCHEMA}"),
+    };
+    let full_name = match object
+        .properties
+        .insert("full_name".to_owned(), full_name_ref)
+    {
+        Some(ReferenceOr::Item(schema)) => *schema,
+        _ => return Err(mismatch("full_name is a $ref".to_owned())),
+    };
+    if full_name.schema_data.nullable
+        || !matches!(full_name.schema_kind, SchemaKind::Type(Type::String(_)))
+    {
+        return Err(mismatch(
+            "full_name is not a non-nullable string".to_owned(),
+        ));
+    }
+    schemas.insert(
+        PATCH_FULL_NAME_SCHEMA.to_owned(),
+        ReferenceOr::Item(full_name),
+    );
+    Ok(())
+}
+
+/// Fences progenitor's ```` ```ignore ```` usage snippets as ```` ```text ````: they are
+/// fragments (`client` and the parameters are not defined), so they could never run as doctests,
+/// and `ignore` only makes every `cargo test --doc` report them as ignored.
+#[derive(Default)]
+struct IgnoredExamplesAsText {
+    failed: bool,
+}
+
+impl VisitMut for IgnoredExamplesAsText {
+    fn visit_attribute_mut(&mut self, attribute: &mut syn::Attribute) {
+        let syn::Meta::NameValue(doc) = &mut attribute.meta else {
+            return;
+        };
+        if !doc.path.is_ident("doc") {
+            return;
+        }
+        match &mut doc.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(text),
+                ..
+            }) => {
+                let value = text.value();
+                if value.contains("```ignore") {
+                    *text = syn::LitStr::new(&value.replace("```ignore", "```text"), text.span());
+                }
+            }
+            _ => self.failed = true,
+        }
+    }
 }
 
 /// The media type without parameters, lower-cased (media type names are case-insensitive).

@@ -5,9 +5,12 @@
 //! ```
 //!
 //! It creates one entry and deletes it again; other entries on the server are only listed.
+//! Along the way it shows an idempotent create sent twice, conditional reads and writes with
+//! `ETag`, `If-None-Match` and `If-Match` (including the 412 a stale tag gets), a merge patch,
+//! and a search.
 
-use addressbook_client::reqwest::header::{HeaderMap, LOCATION};
-use addressbook_client::{Client, Error, types};
+use addressbook_client::reqwest::header::{ETAG, HeaderMap, LINK, LOCATION};
+use addressbook_client::{Client, EntryPatch, Error, is_not_modified, types};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -52,43 +55,133 @@ async fn main() -> Result<(), BoxError> {
         .addresses(vec![address.try_into()?])
         .phone_numbers(vec![phone.try_into()?])
         .emails(vec![email.try_into()?]);
-    let created = client.create_address().body(input).send().await?;
+    // One key per entry, reused for every attempt: a repeat (after a timeout, say) returns the
+    // original 201 instead of creating a second entry.
+    let key = uuid::Uuid::new_v4().to_string();
+    let created = client
+        .create_address()
+        .idempotency_key(key.as_str())
+        .body(input.clone())
+        .send()
+        .await?;
     // Response headers are not part of the typed value; they are read from the ResponseValue.
     println!(
-        "created {} (status {}, Location: {}, request id: {})",
+        "created {} (status {}, Location: {}, ETag: {}, request id: {})",
         created.id,
         created.status(),
         header(created.headers(), LOCATION.as_str()),
+        header(created.headers(), ETAG.as_str()),
         header(created.headers(), "x-request-id"),
     );
     let id = created.id;
+    let repeated = client
+        .create_address()
+        .idempotency_key(key.as_str())
+        .body(input)
+        .send()
+        .await?;
+    if repeated.id != id {
+        return Err(format!("the repeated create made a second entry, {}", repeated.id).into());
+    }
+    println!(
+        "repeated create with the same Idempotency-Key: status {}, same id",
+        repeated.status()
+    );
 
     let entry = client.get_address().id(id).send().await?;
+    let etag = header(entry.headers(), ETAG.as_str()).to_owned();
     println!(
-        "read {}: {} with {} address(es), created {}",
+        "read {}: {} with {} address(es), created {}, ETag {etag}",
         entry.id,
         entry.full_name.as_str(),
         entry.addresses.len(),
         entry.created_at
     );
 
+    // A re-read naming the current tag costs no body: 304, which arrives as an
+    // `Error::UnexpectedResponse` (the generator types only 2xx and 4xx/5xx answers).
+    match client
+        .get_address()
+        .id(id)
+        .if_none_match(&etag)
+        .send()
+        .await
+    {
+        Err(e) if is_not_modified(&e) => println!("re-read with If-None-Match {etag}: 304"),
+        Ok(fresh) => println!("changed meanwhile: now {}", fresh.full_name.as_str()),
+        Err(other) => return Err(other.into()),
+    }
+
+    // Merge patch: the name changes, the fax numbers are removed (`null`), the rest stays.
+    let patch = EntryPatch::new()
+        .full_name("Sherlock Holmes, Consulting Detective".parse()?)
+        .clear_fax_numbers();
+    let patched = client
+        .patch_address()
+        .id(id)
+        .if_match(&etag)
+        .body(patch)
+        .send()
+        .await?;
+    let stale = etag;
+    let etag = header(patched.headers(), ETAG.as_str()).to_owned();
+    println!(
+        "patched: {} with {} phone number(s), ETag {stale} -> {etag}",
+        patched.full_name.as_str(),
+        patched.phone_numbers.len(),
+    );
+
+    // The old tag no longer matches: the server refuses with 412 and changes nothing.
+    match client
+        .patch_address()
+        .id(id)
+        .if_match(&stale)
+        .body(EntryPatch::new().clear_emails())
+        .send()
+        .await
+    {
+        Err(Error::ErrorResponse(problem)) if problem.status() == 412 => println!(
+            "patch with the stale ETag {stale}: {} {}",
+            problem.status().as_u16(),
+            problem.title
+        ),
+        Ok(_) => return Err("a patch with a stale ETag was applied".into()),
+        Err(other) => return Err(other.into()),
+    }
+
     // Replace: lists left out of the body become empty, so this drops the phone and e-mail.
     let replacement = types::EntryInput::builder()
-        .full_name("Sherlock Holmes, Consulting Detective")
-        .addresses(entry.addresses.clone());
+        .full_name("Sherlock Holmes")
+        .addresses(patched.addresses.clone());
     let replaced = client
         .replace_address()
         .id(id)
+        .if_match(&etag)
         .body(replacement)
         .send()
         .await?;
-    println!("replaced (status {})", replaced.status());
+    let etag = header(replaced.headers(), ETAG.as_str()).to_owned();
+    println!("replaced (status {}, ETag {etag})", replaced.status());
     let entry = client.get_address().id(id).send().await?;
     println!(
         "now: {} with {} phone number(s), updated {}",
         entry.full_name.as_str(),
         entry.phone_numbers.len(),
         entry.updated_at
+    );
+
+    // Search: the same query and sort must go with every cursor of one walk.
+    let found = client
+        .list_addresses()
+        .q("holmes")
+        .city("London")
+        .sort(types::SortOrder::XupdatedXat) // `-updated_at`; `.sort("-updated_at")` works too
+        .send()
+        .await?;
+    println!(
+        "search for \"holmes\" in London, last changed first: {} on the first page, Link: {}",
+        found.items.len(),
+        header(found.headers(), LINK.as_str()),
     );
 
     // List two at a time, following `next_cursor` until the last page.
@@ -113,7 +206,12 @@ async fn main() -> Result<(), BoxError> {
     }
     println!("listed {seen} entr(y/ies) in {pages} page(s)");
 
-    let deleted = client.delete_address().id(id).send().await?;
+    let deleted = client
+        .delete_address()
+        .id(id)
+        .if_match(&etag)
+        .send()
+        .await?;
     println!("deleted (status {})", deleted.status());
 
     // The entry is gone: the 404 is a declared response, so it arrives as a typed Problem.

@@ -1,8 +1,9 @@
 //! Typed Rust client for the address-book service.
 //!
-//! Everything here is generated at build time by [progenitor] from the service's contract,
-//! `openapi/addressbook.yaml`, so the client always matches the spec it was built from. There is
-//! no hand-written request code to drift from the server.
+//! The client is generated at build time by [progenitor] from the service's contract,
+//! `openapi/addressbook.yaml`, so it always matches the spec it was built from. Only two pieces
+//! are written by hand, and `build.rs` checks the contract still fits them: the merge-patch body
+//! [`EntryPatch`], and a pre-hook that sends it with its real media type.
 //!
 //! # Using it
 //!
@@ -31,21 +32,30 @@
 //!
 //! * One method per operation, named after its `operationId` in snake case
 //!   ([`Client::list_addresses`], [`Client::create_address`], [`Client::get_address`],
-//!   [`Client::replace_address`], [`Client::delete_address`], [`Client::get_health`],
-//!   [`Client::get_readiness`]). Each returns a builder from [`builder`]; set parameters and the
-//!   body on it, then `.send().await`.
+//!   [`Client::replace_address`], [`Client::patch_address`], [`Client::delete_address`],
+//!   [`Client::get_health`], [`Client::get_readiness`]). Each returns a builder from [`builder`];
+//!   set parameters (query parameters and the `If-Match`, `If-None-Match` and `Idempotency-Key`
+//!   headers included) and the body on it, then `.send().await`.
 //! * Success gives a [`ResponseValue<T>`]: it derefs to the body and carries
 //!   [`status()`](ResponseValue::status) and [`headers()`](ResponseValue::headers). Response
-//!   headers such as `Location` and `X-Request-Id` are not typed; read them from `headers()`.
+//!   headers such as `ETag`, `Location`, `Link` and `X-Request-Id` are not typed; read them from
+//!   `headers()`.
 //! * Failure gives an [`Error<E>`]. A status the operation declares arrives as
 //!   [`Error::ErrorResponse`] holding a [`types::Problem`] ([`types::NotReady`] for
 //!   `get_readiness`). A status it does not declare (for example `405`, or any error from
-//!   `get_health`) arrives as [`Error::UnexpectedResponse`] with the raw [`reqwest::Response`].
-//!   Input that breaks the schema is refused as [`Error::InvalidRequest`] without a request.
+//!   `get_health`) arrives as [`Error::UnexpectedResponse`] with the raw [`reqwest::Response`];
+//!   so does the body-less `304 Not Modified` of a conditional read, which [`is_not_modified`]
+//!   recognises. Input that breaks the schema is refused as [`Error::InvalidRequest`] without a
+//!   request.
+//! * [`Client::patch_address`] takes an [`EntryPatch`], written by hand rather than generated so
+//!   that a member left out ("leave it alone") and a `null` member ("remove it") stay distinct,
+//!   and sends it as `application/merge-patch+json` (RFC 7396).
 //!
 //! The server sends error bodies as `application/problem+json`. The spec handed to the generator
 //! presents them as `application/json` (see `build.rs`) so that they are typed; decoding never
-//! looks at the response's `Content-Type`, so the real media type is read just the same.
+//! looks at the response's `Content-Type`, so the real media type is read just the same. It
+//! presents the merge-patch request body as `application/json` too, since the generator refuses
+//! that media type; a pre-hook puts `application/merge-patch+json` back on the wire.
 //!
 //! [progenitor]: https://github.com/oxidecomputer/progenitor
 
@@ -60,9 +70,35 @@ mod generated {
 
 pub use generated::*;
 
+mod patch;
+pub use patch::EntryPatch;
+
 // Re-exported so callers can build a custom `reqwest::Client` (`Client::new_with_client`) and
 // name header constants without having to depend on the exact reqwest version used here.
 pub use reqwest;
+
+/// Whether a conditional read was answered `304 Not Modified`: the entry still has the `ETag` sent
+/// in `If-None-Match`, so the copy the caller holds is current.
+///
+/// Progenitor types only 2xx answers as success and 4xx/5xx ones as error responses, so a 304
+/// (which has no body) arrives as [`Error::UnexpectedResponse`]. Its `ETag` header is still
+/// readable from the response inside.
+///
+/// ```no_run
+/// # async fn demo(client: addressbook_client::Client, id: uuid::Uuid, etag: &str)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// match client.get_address().id(id).if_none_match(etag).send().await {
+///     Ok(entry) => println!("changed: now {}", entry.full_name.as_str()),
+///     Err(e) if addressbook_client::is_not_modified(&e) => println!("unchanged"),
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub fn is_not_modified<E>(error: &Error<E>) -> bool {
+    matches!(error, Error::UnexpectedResponse(response)
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED)
+}
 
 // Compiles the README's examples as doctests so that they cannot drift from the generated API.
 #[cfg(doctest)]
