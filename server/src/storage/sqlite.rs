@@ -45,7 +45,9 @@ impl SqliteStorage {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms));
+            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms))
+            // SQLite gathers planner statistics only when asked; this asks as connections close.
+            .optimize_on_close(true, None);
         let pool = SqlitePoolOptions::new()
             // WAL lets readers run beside the one writer; more connections than cores buys nothing.
             .max_connections(4)
