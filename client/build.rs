@@ -39,6 +39,18 @@ const PROBLEM_JSON: &str = "application/problem+json";
 const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 const JSON: &str = "application/json";
 
+/// The schema replaced by the hand-written `crate::SortOrder` (src/sort.rs), and the values that
+/// type was written for, in order.
+const SORT_SCHEMA: &str = "SortOrder";
+const SORT_VALUES: [&str; 6] = [
+    "full_name",
+    "-full_name",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+];
+
 /// The schema replaced by the hand-written `crate::EntryPatch`.
 const PATCH_SCHEMA: &str = "EntryPatch";
 /// The component `EntryPatch.full_name` is lifted into, so typify generates a type for it.
@@ -75,6 +87,7 @@ fn run() -> Result<(), String> {
     let adjust = |spec: &mut OpenAPI| -> Result<(), String> {
         present_problem_json_as_json(spec)?;
         present_merge_patch_as_json(spec)?;
+        check_sort_schema(spec)?;
         prepare_patch_schema_for_replacement(spec)
     };
     adjust(&mut spec).map_err(|e| format!("cannot adjust {}: {e}", spec_path.display()))?;
@@ -93,6 +106,11 @@ fn run() -> Result<(), String> {
             PATCH_SCHEMA,
             "crate::EntryPatch",
             [TypeImpl::Default].into_iter(),
+        )
+        .with_replacement(
+            SORT_SCHEMA,
+            "crate::SortOrder",
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
     let mut generator = Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).map_err(|e| {
@@ -293,6 +311,31 @@ fn rename_request_media_type(body: &mut RequestBody) {
             }
         })
         .collect();
+}
+
+/// Checks that the contract's `SortOrder` still has exactly the values `crate::SortOrder` knows.
+fn check_sort_schema(spec: &OpenAPI) -> Result<(), String> {
+    let schema = spec
+        .components
+        .as_ref()
+        .and_then(|c| c.schemas.get(SORT_SCHEMA));
+    let values: Option<Vec<&str>> = match schema {
+        Some(ReferenceOr::Item(schema)) => match &schema.schema_kind {
+            SchemaKind::Type(Type::String(string)) => {
+                string.enumeration.iter().map(|v| v.as_deref()).collect()
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if values.as_deref() == Some(&SORT_VALUES[..]) {
+        Ok(())
+    } else {
+        Err(format!(
+            "components/schemas/{SORT_SCHEMA} is not the string enum {SORT_VALUES:?} that \
+             src/sort.rs replaces it with; update both together"
+        ))
+    }
 }
 
 /// Checks that `EntryPatch` still has the shape the hand-written `crate::EntryPatch` was written

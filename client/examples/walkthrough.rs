@@ -10,7 +10,7 @@
 //! and a search.
 
 use addressbook_client::reqwest::header::{ETAG, HeaderMap, LINK, LOCATION};
-use addressbook_client::{Client, EntryPatch, Error, is_not_modified, types};
+use addressbook_client::{Client, EntryPatch, Error, SortOrder, is_not_modified, types};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -175,7 +175,7 @@ async fn main() -> Result<(), BoxError> {
         .list_addresses()
         .q("holmes")
         .city("London")
-        .sort(types::SortOrder::XupdatedXat) // `-updated_at`; `.sort("-updated_at")` works too
+        .sort(SortOrder::UpdatedAtDescending) // `-updated_at`; `.sort("-updated_at")` works too
         .send()
         .await?;
     println!(

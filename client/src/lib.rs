@@ -73,6 +73,9 @@ pub use generated::*;
 mod patch;
 pub use patch::EntryPatch;
 
+mod sort;
+pub use sort::SortOrder;
+
 // Re-exported so callers can build a custom `reqwest::Client` (`Client::new_with_client`) and
 // name header constants without having to depend on the exact reqwest version used here.
 pub use reqwest;

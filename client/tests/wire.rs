@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use addressbook_client::reqwest::header::{ETAG, LINK};
-use addressbook_client::{Client, EntryPatch, Error, is_not_modified, types};
+use addressbook_client::{Client, EntryPatch, Error, SortOrder, is_not_modified, types};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -537,7 +537,7 @@ async fn list_sends_search_and_sort_and_exposes_link() {
         .q("holmes & co")
         .city("London")
         .country("United Kingdom")
-        .sort(types::SortOrder::XupdatedXat)
+        .sort(SortOrder::UpdatedAtDescending)
         .send()
         .await
         .expect("listed");
@@ -586,10 +586,8 @@ async fn sort_accepts_the_spec_spelling() {
         "{head}"
     );
     assert_eq!(
-        "-full_name"
-            .parse::<types::SortOrder>()
-            .expect("known order"),
-        types::SortOrder::XfullXname
+        "-full_name".parse::<SortOrder>().expect("known order"),
+        SortOrder::FullNameDescending
     );
 }
 
