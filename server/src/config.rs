@@ -174,11 +174,15 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let path = match file {
             Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
-            Some(path) => path,
-            None => Path::new(DEFAULT_CONFIG),
+            Some(path) => Some(path),
+            // Run from elsewhere than the repository, the default file is simply not there.
+            None => Some(Path::new(DEFAULT_CONFIG)).filter(|path| path.is_file()),
         };
-        Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Yaml::file_exact(path))
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            figment = figment.merge(Yaml::file_exact(path));
+        }
+        figment
             .merge(Env::prefixed("ADDRESSBOOK_").split("__"))
             .merge(
                 Env::raw()
@@ -190,13 +194,39 @@ impl Settings {
     }
 }
 
-/// figment reports every problem it found; the first, with its key and source, is the one to fix.
+/// figment reports every problem it found; the first is the one to fix. Said as the key (as the
+/// file spells it), what is wrong, and where the value came from.
 fn one_line(err: figment::Error) -> String {
-    err.into_iter()
-        .next()
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
-        .replace('\n', " ")
+    let Some(first) = err.into_iter().next() else {
+        return "unknown error".to_owned();
+    };
+    let key = first
+        .path
+        .iter()
+        .map(|part| part.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(".");
+    let origin = match first.metadata.as_ref() {
+        Some(metadata) => match &metadata.source {
+            Some(figment::Source::File(path)) => format!("in {}", path.display()),
+            _ if metadata.name.contains("environment") => {
+                let variable = if key == "storage.postgres.url" {
+                    "DATABASE_URL".to_owned()
+                } else {
+                    format!("ADDRESSBOOK_{}", key.replace('.', "__").to_uppercase())
+                };
+                format!("from the environment variable {variable}")
+            }
+            _ => format!("from {}", metadata.name),
+        },
+        None => "in the built-in defaults".to_owned(),
+    };
+    let what = first.kind.to_string().replace('\n', " ");
+    if key.is_empty() {
+        format!("{what} ({origin})")
+    } else {
+        format!("{key}: {what} ({origin})")
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +285,17 @@ mod tests {
             assert!(err.contains("server.port"), "{err}");
             assert!(err.contains("c.yaml"), "{err}");
             assert!(!err.contains('\n'));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_key_and_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ADDRESSBOOK_SERVER__PORT", "lots");
+            let err = Settings::load(None).expect_err("refused").to_string();
+            assert!(err.contains("server.port"), "{err}");
+            assert!(err.contains("ADDRESSBOOK_SERVER__PORT"), "{err}");
             Ok(())
         });
     }

@@ -28,14 +28,40 @@ pub fn init(settings: &LogSettings) {
     };
 }
 
-/// An error and its causes on one line, for logs: `outer: cause: root cause`.
-pub fn chain(err: &(dyn Error + 'static)) -> String {
-    let mut text = err.to_string();
+/// The messages of an error and its causes, outermost first, each said once: many errors (sqlx's
+/// among them) include their source's message in their own, which would otherwise appear twice.
+pub fn causes(err: &(dyn Error + 'static)) -> Vec<String> {
+    let mut messages: Vec<String> = vec![err.to_string()];
     let mut next = err.source();
     while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let message = cause.to_string();
+        if !messages
+            .last()
+            .is_some_and(|previous| previous.contains(&message))
+        {
+            messages.push(message);
+        }
         next = cause.source();
     }
-    text
+    messages
+}
+
+/// An error and its causes on one line, for logs: `outer: cause: root cause`.
+pub fn chain(err: &(dyn Error + 'static)) -> String {
+    causes(err).join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_its_parents_message_is_not_repeated() {
+        let err = Repeats(std::io::Error::other("disk gone"));
+        assert_eq!(chain(&err), "outer: disk gone");
+    }
 }

@@ -346,14 +346,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The internal causes of `err`, without `err`'s own (client-facing) message.
 fn error_chain(err: &ApiError) -> Vec<String> {
-    let mut chain = Vec::new();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        chain.push(cause.to_string());
-        next = cause.source();
-    }
-    chain
+    err.source()
+        .map(crate::telemetry::causes)
+        .unwrap_or_default()
 }
 
 impl From<ApiError> for poem::Error {

@@ -244,7 +244,7 @@ impl Checker {
             format!("must be at most {} characters long", rule.max_chars)
         } else if s.chars().any(is_control) {
             "must not contain control characters".to_owned()
-        } else if s.chars().all(char::is_whitespace) {
+        } else if s.chars().all(is_pattern_space) {
             "must contain a non-space character".to_owned()
         } else {
             return Some(s.clone());
@@ -355,6 +355,13 @@ impl Checker {
 /// place in a name or an address, and PostgreSQL cannot store U+0000 at all.
 fn is_control(c: char) -> bool {
     matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
+}
+
+/// White space as the contract's pattern (`\s`, ECMAScript's definition) means it, which is not
+/// Rust's: ECMAScript counts U+FEFF and not U+0085. The server must refuse exactly what the
+/// contract refuses.
+fn is_pattern_space(c: char) -> bool {
+    c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}')
 }
 
 /// The pointer to member `key` of the value at `parent`, escaped as RFC 6901 requires.
@@ -473,6 +480,13 @@ mod tests {
         assert!(EntryContent::from_json(&json!({"full_name": two_hundred_cjk})).is_ok());
         let found = errors(json!({"full_name": "名".repeat(201)}));
         assert_eq!(found[0].1, "must be at most 200 characters long");
+    }
+
+    #[test]
+    fn space_is_what_the_contract_pattern_says_it_is() {
+        let found = errors(json!({"full_name": "\u{feff}\u{a0}"}));
+        assert_eq!(found[0].1, "must contain a non-space character");
+        assert!(EntryContent::from_json(&json!({"full_name": "\u{85}"})).is_ok());
     }
 
     #[test]

@@ -40,13 +40,16 @@ where
 
     async fn applied(&self) -> Result<Vec<i64>, sqlx::migrate::MigrateError> {
         let mut conn = self.pool.acquire().await?;
-        conn.ensure_migrations_table(TABLE).await?;
-        let mut versions: Vec<i64> = conn
-            .list_applied_migrations(TABLE)
-            .await?
-            .into_iter()
-            .map(|m| m.version)
-            .collect();
+        // Under the migration lock, like sqlx's own runs: two servers starting at once on a fresh
+        // database would otherwise race to create the bookkeeping table, and one would fail.
+        conn.lock().await?;
+        let listed = async {
+            conn.ensure_migrations_table(TABLE).await?;
+            conn.list_applied_migrations(TABLE).await
+        }
+        .await;
+        conn.unlock().await?;
+        let mut versions: Vec<i64> = listed?.into_iter().map(|m| m.version).collect();
         versions.sort_unstable();
         Ok(versions)
     }
