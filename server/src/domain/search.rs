@@ -137,10 +137,23 @@ impl Filter {
                 .is_none_or(|country| has(TermKind::Country, country))
     }
 
-    /// The exclusive upper bound of the terms starting with `prefix` (in byte order), for range
-    /// scans of an ordered index: `prefix <= term < upper`.
-    pub fn prefix_upper_bound(prefix: &str) -> String {
-        format!("{prefix}{}", char::MAX)
+    /// The exclusive upper bound of the terms starting with `prefix` (in code point order, which
+    /// is UTF-8 byte order), for range scans of an ordered index: `prefix <= term < bound`. The
+    /// least string above every extension of `prefix`: its last character raised by one (past
+    /// U+10FFFF, dropped and the one before raised). `None` when no string is above them all.
+    pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+        let mut chars: Vec<char> = prefix.chars().collect();
+        while let Some(last) = chars.pop() {
+            let next = match u32::from(last) + 1 {
+                0xD800 => Some('\u{E000}'), // surrogates are not characters
+                code => char::from_u32(code),
+            };
+            if let Some(next) = next {
+                chars.push(next);
+                return Some(chars.into_iter().collect());
+            }
+        }
+        None
     }
 }
 
@@ -218,10 +231,22 @@ mod tests {
     }
 
     #[test]
-    fn the_prefix_bound_orders_after_every_extension() {
-        let upper = Filter::prefix_upper_bound("sher");
-        assert!(
-            "sher".to_owned() < upper && "sherlock".to_owned() < upper && "shes".to_owned() > upper
+    fn the_prefix_bound_is_above_every_extension_and_below_everything_else() {
+        let bound = Filter::prefix_upper_bound("sher").unwrap();
+        assert_eq!(bound, "shes");
+        for extension in [
+            "sher",
+            "sherlock",
+            "sher\u{10FFFF}x",
+            "sher\u{10FFFF}\u{10FFFF}",
+        ] {
+            assert!(extension < bound.as_str(), "{extension:?}");
+        }
+        assert_eq!(Filter::prefix_upper_bound("a\u{10FFFF}").unwrap(), "b");
+        assert_eq!(
+            Filter::prefix_upper_bound("a\u{D7FF}").unwrap(),
+            "a\u{E000}"
         );
+        assert_eq!(Filter::prefix_upper_bound("\u{10FFFF}"), None);
     }
 }

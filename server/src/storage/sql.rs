@@ -52,9 +52,15 @@ pub fn list(request: &PageRequest) -> Statement {
     if let Some(text) = text {
         let kind = statement.arg(Arg::Text(TermKind::Text.as_str().to_owned()));
         let low = statement.arg(Arg::Text(text.clone()));
-        let high = statement.arg(Arg::Text(Filter::prefix_upper_bound(text)));
+        let range = match Filter::prefix_upper_bound(text) {
+            Some(bound) => format!(
+                "term >= {low} AND term < {}",
+                statement.arg(Arg::Text(bound))
+            ),
+            None => format!("term >= {low}"),
+        };
         statement.sql += &format!(
-            " AND id IN (SELECT entry_id FROM entry_terms WHERE kind = {kind} AND term >= {low} AND term < {high})"
+            " AND id IN (SELECT entry_id FROM entry_terms WHERE kind = {kind} AND {range})"
         );
     }
     for (kind, value) in [(TermKind::City, city), (TermKind::Country, country)] {
