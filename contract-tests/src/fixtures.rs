@@ -65,6 +65,19 @@ pub fn content_of(entry: &Entry) -> Value {
     value
 }
 
+/// An entry as the server sent it (raw JSON) without what the server assigns, comparable with
+/// [`as_stored`] byte for byte: nothing passes through the typed client's types.
+pub fn content_of_json(entry: &Value) -> Value {
+    let mut content = entry.clone();
+    let object = content
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("{entry}: an entry is an object"));
+    for key in ["id", "created_at", "updated_at"] {
+        object.remove(key);
+    }
+    content
+}
+
 /// A whole entry as JSON, for comparing two reads of it.
 pub fn to_json(entry: &Entry) -> Value {
     serde_json::to_value(entry).expect("an entry serializes")

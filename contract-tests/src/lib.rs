@@ -28,18 +28,32 @@ pub mod binary;
 pub mod contract;
 pub mod fixtures;
 pub mod http;
+pub mod proxy;
 pub mod server;
 pub mod store;
+pub mod subcommand;
+pub mod writes;
 
 pub use http::{Problem, Reply, send};
 pub use server::{ServerOptions, StartError, TestServer};
 pub use store::{Engine, Store};
+pub use subcommand::Finished;
 
 /// Runs each listed `async fn name(store: Store)` of the calling file once per storage engine,
 /// as the tests `memory::name`, `sqlite::name` and `postgres::name`, each with its own fresh
 /// [`Store`]. A variant whose engine is unavailable (no PostgreSQL outside CI) returns early.
+///
+/// `engines!(durable: name, …)` runs them only on the engines that keep entries across restarts
+/// (`sqlite::name`, `postgres::name`); `engines!(postgres: name, …)` only on PostgreSQL.
 #[macro_export]
 macro_rules! engines {
+    (durable: $($name:ident),+ $(,)?) => {
+        $crate::engines!(@engine sqlite, Sqlite, $($name),+);
+        $crate::engines!(@engine postgres, Postgres, $($name),+);
+    };
+    (postgres: $($name:ident),+ $(,)?) => {
+        $crate::engines!(@engine postgres, Postgres, $($name),+);
+    };
     ($($name:ident),+ $(,)?) => {
         $crate::engines!(@engine memory, Memory, $($name),+);
         $crate::engines!(@engine sqlite, Sqlite, $($name),+);

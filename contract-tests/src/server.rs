@@ -77,8 +77,9 @@ impl ServerOptions {
         }
     }
 
-    /// The server's command line and environment.
-    fn command(&self) -> Command {
+    /// The server's command line and environment: `--port 0 --config FILE`, then the extra
+    /// arguments; none of the developer's own `ADDRESSBOOK_*`, `DATABASE_URL` or `RUST_LOG`.
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(server_binary());
         command
             .current_dir(&self.dir)

@@ -3,6 +3,7 @@
 //! servers started on it, so a test can stop a server and start another on the same data.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
@@ -96,6 +97,29 @@ impl Store {
     /// The PostgreSQL URL of this store's database, for the postgres engine.
     pub fn database_url(&self) -> Option<&str> {
         self.postgres.as_ref().map(|db| db.url.as_str())
+    }
+
+    /// The socket address of the PostgreSQL server holding this store's database, for the
+    /// postgres engine: what a [`crate::proxy::Proxy`] forwards to.
+    pub async fn database_address(&self) -> Option<SocketAddr> {
+        let url = reqwest::Url::parse(self.database_url()?).expect("the database URL is valid");
+        let host = url.host_str().expect("the database URL names a host");
+        let port = url.port().unwrap_or(5432);
+        tokio::net::lookup_host((host, port))
+            .await
+            .unwrap_or_else(|err| panic!("cannot resolve {host}:{port}: {err}"))
+            .next()
+    }
+
+    /// This store's database URL with its host and port replaced by `address` (a proxy's), for
+    /// the postgres engine.
+    pub fn database_url_via(&self, address: SocketAddr) -> Option<String> {
+        let mut url = reqwest::Url::parse(self.database_url()?).expect("the database URL is valid");
+        url.set_ip_host(address.ip())
+            .expect("a PostgreSQL URL can take an IP host");
+        url.set_port(Some(address.port()))
+            .expect("a PostgreSQL URL can take a port");
+        Some(url.to_string())
     }
 
     /// The environment that points a server at this store.
