@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use contract_tests::contract::{self, DeclaredResponse};
 use contract_tests::fixtures::{full_entry, minimal_entry, typed};
 use contract_tests::http::REQUEST_ID;
+use contract_tests::writes::{
+    self, HeldCreate, IDEMPOTENCY_KEY, IF_MATCH, IF_NONE_MATCH, MERGE_PATCH_JSON,
+};
 use contract_tests::{Reply, Store, TestServer, send};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -35,14 +38,36 @@ enum Id {
     Missing,
 }
 
+/// Which server a case is sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum On {
+    /// The local configuration.
+    Default,
+    /// One started with `ADDRESSBOOK_API__REQUIRE_IF_MATCH=true`.
+    RequiringIfMatch,
+}
+
 #[derive(Debug, Clone)]
 enum Body {
     None,
     /// JSON sent as `application/json`.
     Json(Value),
+    /// JSON sent as `application/merge-patch+json`.
+    MergePatch(Value),
     /// Bytes with the given Content-Type header, if any.
     Raw(Option<&'static str>, Vec<u8>),
 }
+
+/// The value of a request header.
+#[derive(Debug, Clone)]
+enum HeaderValue {
+    Text(&'static str),
+    /// The entry's `ETag`, read just before the request.
+    CurrentTag,
+}
+
+/// A tag no entry has: an `If-Match` with it is stale.
+const STALE_TAG: HeaderValue = HeaderValue::Text("\"stale\"");
 
 struct Case {
     method: &'static str,
@@ -50,6 +75,10 @@ struct Case {
     path: &'static str,
     id: Id,
     body: Body,
+    headers: Vec<(&'static str, HeaderValue)>,
+    on: On,
+    /// Sent while a create with the same `Idempotency-Key` (the case's own) is held in flight.
+    while_key_in_flight: bool,
     status: u16,
 }
 
@@ -59,6 +88,9 @@ fn case(method: &'static str, path: &'static str, body: Body, status: u16) -> Ca
         path,
         id: Id::Existing,
         body,
+        headers: Vec::new(),
+        on: On::Default,
+        while_key_in_flight: false,
         status,
     }
 }
@@ -67,6 +99,32 @@ impl Case {
     fn on(mut self, id: Id) -> Self {
         self.id = id;
         self
+    }
+
+    fn header(mut self, name: &'static str, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn key(self, key: &'static str) -> Self {
+        self.header(IDEMPOTENCY_KEY, HeaderValue::Text(key))
+    }
+
+    fn requiring_if_match(mut self) -> Self {
+        self.on = On::RequiringIfMatch;
+        self
+    }
+
+    fn while_key_in_flight(mut self) -> Self {
+        self.while_key_in_flight = true;
+        self
+    }
+
+    fn key_sent(&self) -> Option<&'static str> {
+        self.headers.iter().find_map(|(name, value)| match value {
+            HeaderValue::Text(key) if *name == IDEMPOTENCY_KEY => Some(*key),
+            _ => None,
+        })
     }
 }
 
@@ -84,28 +142,95 @@ fn cases() -> Vec<Case> {
     let oversized = || Body::Raw(Some("application/json"), oversized_entry());
     let text = || Body::Raw(Some("text/plain"), br#"{"full_name": "Plain"}"#.to_vec());
     let untyped = || Body::Raw(None, br#"{"full_name": "Untyped"}"#.to_vec());
+    let patch = || Body::MergePatch(json!({"full_name": "Table Patch"}));
     vec![
         // listAddresses
         case("GET", "/addresses", Body::None, 200),
+        case(
+            "GET",
+            "/addresses?q=table&sort=-full_name&limit=1",
+            Body::None,
+            200,
+        ),
         case("GET", "/addresses?limit=0", Body::None, 400),
+        case("GET", "/addresses?sort=name", Body::None, 400),
         // createAddress
         case("POST", "/addresses", valid(), 201),
+        case("POST", "/addresses", valid(), 201).key("table-key"),
+        case("POST", "/addresses", valid(), 201).key("table-key"),
         case("POST", "/addresses", invalid(), 400),
+        case("POST", "/addresses", valid(), 409)
+            .key("held-key")
+            .while_key_in_flight(),
         case("POST", "/addresses", oversized(), 413),
         case("POST", "/addresses", text(), 415),
+        case(
+            "POST",
+            "/addresses",
+            Body::Json(minimal_entry("Other")),
+            422,
+        )
+        .key("table-key"),
         // getAddress
         case("GET", "/addresses/{id}", Body::None, 200),
+        case("GET", "/addresses/{id}", Body::None, 304)
+            .header(IF_NONE_MATCH, HeaderValue::CurrentTag),
         case("GET", "/addresses/{id}", Body::None, 404).on(Id::Missing),
         // replaceAddress
         case("PUT", "/addresses/{id}", valid(), 204),
+        case("PUT", "/addresses/{id}", valid(), 204).header(IF_MATCH, HeaderValue::CurrentTag),
         case("PUT", "/addresses/{id}", invalid(), 400),
         case("PUT", "/addresses/{id}", valid(), 404).on(Id::Missing),
+        case("PUT", "/addresses/{id}", valid(), 412).header(IF_MATCH, STALE_TAG),
         case("PUT", "/addresses/{id}", oversized(), 413),
         case("PUT", "/addresses/{id}", untyped(), 415),
+        case("PUT", "/addresses/{id}", valid(), 428).requiring_if_match(),
+        case("PUT", "/addresses/{id}", valid(), 204)
+            .header(IF_MATCH, HeaderValue::CurrentTag)
+            .requiring_if_match(),
+        // patchAddress
+        case("PATCH", "/addresses/{id}", patch(), 200),
+        case("PATCH", "/addresses/{id}", patch(), 200).header(IF_MATCH, HeaderValue::CurrentTag),
+        case(
+            "PATCH",
+            "/addresses/{id}",
+            Body::MergePatch(json!({"full_name": null})),
+            400,
+        ),
+        case("PATCH", "/addresses/{id}", patch(), 404).on(Id::Missing),
+        case("PATCH", "/addresses/{id}", patch(), 412).header(IF_MATCH, STALE_TAG),
+        case(
+            "PATCH",
+            "/addresses/{id}",
+            Body::Raw(Some(MERGE_PATCH_JSON), oversized_entry()),
+            413,
+        ),
+        case(
+            "PATCH",
+            "/addresses/{id}",
+            Body::Json(json!({"full_name": "As JSON"})),
+            415,
+        ),
+        case("PATCH", "/addresses/{id}", patch(), 428).requiring_if_match(),
+        case("PATCH", "/addresses/{id}", patch(), 200)
+            .header(IF_MATCH, HeaderValue::CurrentTag)
+            .requiring_if_match(),
         // deleteAddress
-        case("DELETE", "/addresses/{id}", Body::None, 204).on(Id::Doomed),
+        case("DELETE", "/addresses/{id}", Body::None, 412)
+            .on(Id::Doomed)
+            .header(IF_MATCH, STALE_TAG),
+        case("DELETE", "/addresses/{id}", Body::None, 428)
+            .on(Id::Doomed)
+            .requiring_if_match(),
+        case("DELETE", "/addresses/{id}", Body::None, 204)
+            .on(Id::Doomed)
+            .header(IF_MATCH, HeaderValue::CurrentTag),
         case("DELETE", "/addresses/{id}", Body::None, 404).on(Id::Doomed),
         case("DELETE", "/addresses/{id}", Body::None, 404).on(Id::Missing),
+        case("DELETE", "/addresses/{id}", Body::None, 204)
+            .on(Id::Doomed)
+            .header(IF_MATCH, HeaderValue::CurrentTag)
+            .requiring_if_match(),
         // getHealth, getReadiness
         case("GET", "/healthz", Body::None, 200),
         case("GET", "/readiness", Body::None, 200),
@@ -119,28 +244,61 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// The entries a server's cases name.
+struct Target<'a> {
+    server: &'a TestServer,
+    existing: Uuid,
+    doomed: Uuid,
+}
+
+impl<'a> Target<'a> {
+    async fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            existing: create(server, "Existing Entry").await,
+            doomed: create(server, "Doomed Entry").await,
+        }
+    }
+}
+
 async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
-    // Arrange
+    // Arrange: a server as configured locally, and one that requires If-Match on writes, each
+    // with entries of its own (on the memory engine they share nothing).
     let server = store.start().await;
-    let existing = create(&server, "Existing Entry").await;
-    let doomed = create(&server, "Doomed Entry").await;
+    let strict = store
+        .start_with(&[("ADDRESSBOOK_API__REQUIRE_IF_MATCH", "true")])
+        .await;
+    let targets = [Target::new(&server).await, Target::new(&strict).await];
     let missing = Uuid::now_v7();
 
     // Act and assert, case by case
     let mut exercised = BTreeSet::new();
     for (n, case) in cases().into_iter().enumerate() {
+        let target = match case.on {
+            On::Default => &targets[0],
+            On::RequiringIfMatch => &targets[1],
+        };
         let id = match case.id {
-            Id::Existing => existing,
-            Id::Doomed => doomed,
+            Id::Existing => target.existing,
+            Id::Doomed => target.doomed,
             Id::Missing => missing,
         };
         let path = case.path.replace("{id}", &id.to_string());
         // Half the cases send their own request id, which must come back; the others must get
         // one generated.
         let sent_id = n.is_multiple_of(2).then(|| format!("contract-case-{n}"));
-        let reply = send_case(&server, &case, &path, sent_id.as_deref()).await;
+        let held = match case.key_sent() {
+            Some(key) if case.while_key_in_flight => {
+                Some(HeldCreate::claim(target.server, key, &minimal_entry("Held")).await)
+            }
+            _ => None,
+        };
+        let reply = send_case(target.server, &case, id, &path, sent_id.as_deref()).await;
+        if let Some(held) = held {
+            held.finish().await.expect_json(201);
+        }
 
-        assert_eq!(reply.status, case.status, "{reply:?}");
+        assert_eq!(reply.status, case.status, "case {n}: {reply:?}");
         check_request_id(&reply, sent_id.as_deref());
         check_response(&reply);
         exercised.insert(DeclaredResponse {
@@ -149,6 +307,10 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
             status: reply.status,
         });
     }
+
+    // The header checks read the contract: it requires ETag on a 304, Location on a 201.
+    assert_eq!(required_headers("/addresses/x", "GET", 304), ["etag"]);
+    assert!(required_headers("/addresses", "POST", 201).contains(&"location".to_owned()));
 
     // Assert: the table covers the contract, and the server answered nothing it does not declare.
     let declared = contract::declared_responses();
@@ -187,13 +349,15 @@ async fn create(server: &TestServer, name: &str) -> Uuid {
 async fn send_case(
     server: &TestServer,
     case: &Case,
+    id: Uuid,
     path: &str,
     request_id: Option<&str>,
 ) -> Reply {
     let method = case.method.parse().expect("a valid method");
     let oversized = matches!(&case.body, Body::Raw(_, bytes) if bytes.len() > 262_144);
-    // After a 413 the server closes the connection unannounced; see bad_input.rs.
-    let http = if oversized {
+    // After a 413 the server closes the connection unannounced (see bad_input.rs); a 409 for a
+    // key in flight is answered without reading the body either.
+    let http = if oversized || case.while_key_in_flight {
         server.fresh_http()
     } else {
         server.http()
@@ -202,9 +366,18 @@ async fn send_case(
     if let Some(id) = request_id {
         request = request.header(REQUEST_ID, id);
     }
+    for (name, value) in &case.headers {
+        request = match value {
+            HeaderValue::Text(text) => request.header(*name, *text),
+            HeaderValue::CurrentTag => request.header(*name, writes::current(server, id).await.1),
+        };
+    }
     request = match &case.body {
         Body::None => request,
         Body::Json(value) => request.json(value),
+        Body::MergePatch(value) => request
+            .header("content-type", MERGE_PATCH_JSON)
+            .body(value.to_string()),
         Body::Raw(content_type, bytes) => {
             let request = request.body(bytes.clone());
             match content_type {
@@ -227,8 +400,8 @@ fn check_request_id(reply: &Reply, sent: Option<&str>) {
     }
 }
 
-/// What the contract says about a response of this status: body media type, Location, Allow,
-/// problem documents.
+/// What the contract says about a response of this status: body media type, the headers it
+/// declares as required (`Location`, `ETag`), Allow, problem documents.
 fn check_response(reply: &Reply) {
     match reply.status {
         201 => {
@@ -240,7 +413,7 @@ fn check_response(reply: &Reply) {
                 "{reply:?}"
             );
         }
-        204 => assert!(reply.body.is_empty(), "{reply:?}: 204 has no body"),
+        204 | 304 => assert!(reply.body.is_empty(), "{reply:?}: no body"),
         200..=299 => {
             reply.expect_json(reply.status);
         }
@@ -261,6 +434,48 @@ fn check_response(reply: &Reply) {
                 assert_eq!(problem.title(), "Unknown Endpoint");
             }
         }
+    }
+    for header in required_headers(&reply.path, &reply.method, reply.status) {
+        assert!(
+            reply.header(&header).is_some(),
+            "{reply:?}: the contract requires the header {header}"
+        );
+        if header == "etag" {
+            writes::etag(&reply.headers);
+        }
+    }
+}
+
+/// The headers the contract marks `required` on the response it declares for `method` on
+/// `path` with `status`, lower case; none when it declares none.
+fn required_headers(path: &str, method: &str, status: u16) -> Vec<String> {
+    let Some(template) = contract::template_of(path) else {
+        return Vec::new();
+    };
+    let operation = &contract::document()["paths"][template.as_str()][method.to_lowercase()];
+    let response = resolve(&operation["responses"][status.to_string()]);
+    let Some(headers) = response["headers"].as_object() else {
+        return Vec::new();
+    };
+    headers
+        .iter()
+        .filter(|(_, header)| resolve(header)["required"] == json!(true))
+        .map(|(name, _)| name.to_lowercase())
+        .collect()
+}
+
+/// `value`, or what its `$ref` (a local reference) points to.
+fn resolve(value: &Value) -> &Value {
+    match value["$ref"].as_str() {
+        Some(reference) => {
+            let pointer = reference
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("{reference}: only local references are expected"));
+            contract::document()
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("{reference} points nowhere"))
+        }
+        None => value,
     }
 }
 
@@ -322,14 +537,15 @@ async fn a_method_a_path_does_not_support_gets_405_with_allow(store: Store) {
     let id = Uuid::now_v7();
     let expectations = [
         ("PATCH", "/addresses".to_owned(), "GET, HEAD, POST"),
+        ("PUT", "/addresses".to_owned(), "GET, HEAD, POST"),
         ("DELETE", "/addresses".to_owned(), "GET, HEAD, POST"),
-        ("POST", format!("/addresses/{id}"), "GET, HEAD, PUT, DELETE"),
         (
-            "PATCH",
+            "POST",
             format!("/addresses/{id}"),
-            "GET, HEAD, PUT, DELETE",
+            "GET, HEAD, PUT, PATCH, DELETE",
         ),
         ("POST", "/healthz".to_owned(), "GET, HEAD"),
+        ("PATCH", "/healthz".to_owned(), "GET, HEAD"),
         ("DELETE", "/readiness".to_owned(), "GET, HEAD"),
     ];
     for (method, path, allow) in expectations {
