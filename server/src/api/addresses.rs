@@ -151,6 +151,27 @@ fn default_limit() -> PageLimit {
     PageLimit(20)
 }
 
+/// The `Link` header of a page: the next page's URL, repeating the request's own parameters as the
+/// client sent them, so following it needs no knowledge of the API.
+fn next_link(
+    limit: u8,
+    cursor: &str,
+    search: [(&str, &Option<String>); 3],
+    order: Option<SortOrder>,
+) -> String {
+    let mut query = vec![("limit", limit.to_string()), ("cursor", cursor.to_owned())];
+    for (name, value) in search {
+        if let Some(value) = value {
+            query.push((name, value.clone()));
+        }
+    }
+    if let Some(order) = order {
+        query.push(("sort", order.as_str().to_owned()));
+    }
+    let query = serde_urlencoded::to_string(&query).expect("pairs of strings always encode");
+    format!("</addresses?{query}>; rel=\"next\"")
+}
+
 fn created(entry: &domain::Entry) -> CreateResponse {
     CreateResponse::Created(
         Json(Entry::from(entry)),
@@ -163,6 +184,7 @@ fn created(entry: &domain::Entry) -> CreateResponse {
 impl AddressesApi {
     /// List entries, one page at a time
     #[oai(path = "/addresses", method = "get", operation_id = "listAddresses")]
+    // One argument per query parameter: poem-openapi declares them from this signature.
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -174,9 +196,8 @@ impl AddressesApi {
         sort: Query<Option<SortOrder>>,
     ) -> ApiResult<ListResponse, ListErrors> {
         let filter = Filter::new(q.0.as_deref(), city.0.as_deref(), country.0.as_deref());
-        let sort_param_given = sort.0.is_some();
-        let order = sort.0.unwrap_or(SortOrder::CreatedAt);
-        let sort = Sort::from(order);
+        let requested_order = sort.0;
+        let sort = Sort::from(requested_order.unwrap_or(SortOrder::CreatedAt));
         let after = match cursor.0.as_deref() {
             None => None,
             Some(text) => Some(
@@ -198,20 +219,10 @@ impl AddressesApi {
         let next_cursor = page
             .next
             .map(|next| self.cursors.encode(&next, &filter, sort));
-        // The next page's URL repeats the request's own parameters, as the client sent them.
-        let link = next_cursor.as_ref().map(|cursor| {
-            let mut query = vec![("limit", limit.to_string()), ("cursor", cursor.clone())];
-            for (name, value) in [("q", &q.0), ("city", &city.0), ("country", &country.0)] {
-                if let Some(value) = value {
-                    query.push((name, value.clone()));
-                }
-            }
-            if sort_param_given {
-                query.push(("sort", order.as_str().to_owned()));
-            }
-            let query = serde_urlencoded::to_string(&query).expect("strings encode");
-            format!("</addresses?{query}>; rel=\"next\"")
-        });
+        let search = [("q", &q.0), ("city", &city.0), ("country", &country.0)];
+        let link = next_cursor
+            .as_deref()
+            .map(|cursor| next_link(limit, cursor, search, requested_order));
         Ok(ListResponse::Page(
             Json(EntryPage {
                 items: page.items.iter().map(Entry::from).collect(),
