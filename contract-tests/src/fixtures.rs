@@ -1,9 +1,12 @@
 //! Entries to write and ways to look at what was stored.
 
+use std::collections::{HashMap, HashSet};
+
 use addressbook_client::Client;
 use addressbook_client::types::{Entry, EntryInput};
 use futures::{StreamExt, TryStreamExt, stream};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::binary::workspace_root;
 
@@ -161,4 +164,40 @@ fn json_files(dir: &str) -> Vec<(String, Value)> {
             (name, value)
         })
         .collect()
+}
+
+/// The ids a walk over a listing saw, checked against what was written during it: each id at
+/// most once; every original that was not deleted during the walk seen; nothing seen that is
+/// neither an original nor `added` during the walk (where an entry may or may not be seen).
+pub fn assert_walk_saw_each_once(
+    seen: &[Uuid],
+    originals: &HashSet<Uuid>,
+    deleted: &HashSet<Uuid>,
+    added: &HashSet<Uuid>,
+) {
+    let mut times_seen: HashMap<Uuid, usize> = HashMap::new();
+    for id in seen {
+        *times_seen.entry(*id).or_default() += 1;
+    }
+    let repeated: Vec<_> = times_seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        repeated.is_empty(),
+        "entries seen more than once: {repeated:?}"
+    );
+    let missed: Vec<_> = originals
+        .iter()
+        .filter(|id| !deleted.contains(id) && !times_seen.contains_key(id))
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "entries that existed for the whole walk but were not seen: {missed:?}"
+    );
+    let strangers: Vec<_> = times_seen
+        .keys()
+        .filter(|id| !originals.contains(id) && !added.contains(id))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "entries that neither existed nor were added (or do not match): {strangers:?}"
+    );
 }

@@ -1,14 +1,14 @@
 //! Listing one page at a time: the order, the page sizes, the cursors, and the promise that a walk
 //! sees every entry that existed for the whole walk exactly once while others write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use addressbook_client::Client;
 use addressbook_client::types::Entry;
-use contract_tests::fixtures::{create_many, minimal_entry, typed};
+use contract_tests::fixtures::{assert_walk_saw_each_once, create_many, minimal_entry, typed};
 use contract_tests::{Store, TestServer, send};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -89,33 +89,10 @@ async fn a_walk_sees_every_entry_that_existed_throughout_exactly_once_while_othe
         written.added.len() >= 10 && !written.deleted_originals.is_empty(),
         "the writer must really have written during the walk: {written:?}"
     );
-    let mut times_seen: HashMap<Uuid, usize> = HashMap::new();
-    for entry in &walk.seen {
-        *times_seen.entry(entry.id).or_default() += 1;
-    }
-    let repeated: Vec<_> = times_seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        repeated.is_empty(),
-        "entries seen more than once: {repeated:?}"
-    );
+    let seen: Vec<Uuid> = walk.seen.iter().map(|e| e.id).collect();
     let deleted: HashSet<Uuid> = written.deleted_originals.iter().copied().collect();
-    let missed: Vec<_> = original_ids
-        .iter()
-        .filter(|id| !deleted.contains(id) && !times_seen.contains_key(id))
-        .collect();
-    assert!(
-        missed.is_empty(),
-        "entries that existed for the whole walk but were not seen: {missed:?}"
-    );
     let added: HashSet<Uuid> = written.added.iter().copied().collect();
-    let strangers: Vec<_> = times_seen
-        .keys()
-        .filter(|id| !original_ids.contains(id) && !added.contains(id))
-        .collect();
-    assert!(
-        strangers.is_empty(),
-        "entries nobody created: {strangers:?}"
-    );
+    assert_walk_saw_each_once(&seen, &original_ids, &deleted, &added);
     for pair in walk.seen.windows(2) {
         assert!(
             (pair[0].created_at, pair[0].id) < (pair[1].created_at, pair[1].id),
