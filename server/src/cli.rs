@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::manage;
+use crate::manage::{self, MigrateAction};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -52,20 +52,6 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum MigrateAction {
-    /// Apply every pending migration.
-    Up,
-    /// Revert the newest applied migrations.
-    Down {
-        /// How many migrations to revert.
-        #[arg(long, default_value_t = 1)]
-        steps: usize,
-    },
-    /// List the migrations and whether each is applied.
-    Status,
 }
 
 impl Cli {

@@ -4,12 +4,27 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use clap::Subcommand;
 
-use crate::cli::MigrateAction;
 use crate::config::{Engine, Settings};
 use crate::domain::EntryContent;
 use crate::service::{AddressBook, Policy};
 use crate::storage::{self, Opened, Schema};
+
+/// What `migrate` does.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the newest applied migrations.
+    Down {
+        /// How many migrations to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// List the migrations and whether each is applied.
+    Status,
+}
 
 async fn open_with_schema(settings: &Settings) -> anyhow::Result<(Opened, &'static str)> {
     let opened = storage::open(&settings.storage).await?;
