@@ -13,6 +13,12 @@
 //!   `Content-Type: application/json`; a pre-hook (`crate::patch::use_merge_patch_content_type`)
 //!   puts the real media type back on every `PATCH` request. That is exact only while every
 //!   `PATCH` operation, and nothing else, takes a merge patch, so the build checks it.
+//! * Progenitor gives a header parameter whose schema has a `pattern` a type of its own in every
+//!   operation (`ReplaceAddressIfMatch`, `PatchAddressIfMatch`, ...): callers could not pass the
+//!   `ETag` they hold as a `&String`, and a failed conversion would say only "conversion to
+//!   `ReplaceAddressIfMatch` failed". The patterns are dropped from header parameters, so the
+//!   builders take plain strings; the server checks the syntax and answers a malformed header
+//!   with a 400 problem naming it.
 //! * typify turns the nullable members of `EntryPatch` into plain `Option<T>`, which cannot tell
 //!   "leave as is" (absent) from "remove" (`null`). The generated type is replaced by the
 //!   hand-written `crate::EntryPatch` (`src/patch.rs`), and the build checks that the schema
@@ -30,7 +36,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use openapiv3::{
-    AdditionalProperties, OpenAPI, Operation, ReferenceOr, RequestBody, Response, SchemaKind, Type,
+    AdditionalProperties, OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr,
+    RequestBody, Response, SchemaKind, Type,
 };
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 use syn::visit_mut::VisitMut;
@@ -87,6 +94,7 @@ fn run() -> Result<(), String> {
     let adjust = |spec: &mut OpenAPI| -> Result<(), String> {
         present_problem_json_as_json(spec)?;
         present_merge_patch_as_json(spec)?;
+        header_parameters_as_plain_strings(spec);
         check_sort_schema(spec)?;
         prepare_patch_schema_for_replacement(spec)
     };
@@ -311,6 +319,35 @@ fn rename_request_media_type(body: &mut RequestBody) {
             }
         })
         .collect();
+}
+
+/// Drops `pattern` from the schema of every header parameter, shared or written inline.
+fn header_parameters_as_plain_strings(spec: &mut OpenAPI) {
+    fn plain(parameter: &mut ReferenceOr<Parameter>) {
+        let ReferenceOr::Item(Parameter::Header { parameter_data, .. }) = parameter else {
+            return;
+        };
+        if let ParameterSchemaOrContent::Schema(ReferenceOr::Item(schema)) =
+            &mut parameter_data.format
+            && let SchemaKind::Type(Type::String(string)) = &mut schema.schema_kind
+        {
+            string.pattern = None;
+        }
+    }
+    if let Some(components) = spec.components.as_mut() {
+        components.parameters.values_mut().for_each(plain);
+    }
+    for item in spec.paths.paths.values_mut() {
+        let ReferenceOr::Item(item) = item else {
+            continue;
+        };
+        item.parameters.iter_mut().for_each(plain);
+        for (_, operation) in operations_mut(item) {
+            if let Some(operation) = operation {
+                operation.parameters.iter_mut().for_each(plain);
+            }
+        }
+    }
 }
 
 /// Checks that the contract's `SortOrder` still has exactly the values `crate::SortOrder` knows.

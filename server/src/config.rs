@@ -52,6 +52,9 @@ pub struct ApiSettings {
     pub require_if_match: bool,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_window_secs: u64,
+    /// How long a create may hold its `Idempotency-Key` unfinished before another request with
+    /// the key may take it over (the first one's server is taken to have died).
+    pub idempotency_takeover_secs: u64,
     /// Signs pagination cursors. Every server process sharing a database must use the same one.
     pub cursor_key: String,
 }
@@ -61,6 +64,7 @@ impl Default for ApiSettings {
         Self {
             require_if_match: false,
             idempotency_window_secs: 24 * 60 * 60,
+            idempotency_takeover_secs: 60,
             cursor_key: "addressbook-local-cursor-key".to_owned(),
         }
     }

@@ -1,5 +1,6 @@
 //! The address book's operations, as the API offers them, in terms of domain types. Knows nothing
 //! of HTTP: handlers translate requests into calls here and [`ServiceError`]s into responses.
+//! Knows storage only through its trait, whose errors it puts into its own words.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,31 +8,79 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Entry, EntryContent, Page, PageRequest, Position, ValidationErrors, etag,
+    self, Comparison, Entry, EntryContent, EntryPatch, Page, PageRequest, Position, Precondition,
+    ValidationErrors,
 };
-use crate::storage::{ClaimRequest, KeyClaim, Storage, StorageError, Write};
+use crate::storage::{
+    BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, Storage, StorageError, Write,
+};
 
+/// Why an operation did not happen. Each says what happened, so the API can answer precisely.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("no entry has this id")]
     NotFound,
-    #[error("the entry does not match If-Match")]
+    #[error("the entry does not satisfy the precondition")]
     PreconditionFailed,
-    #[error("writes must carry If-Match")]
+    #[error("writes must carry a precondition")]
     PreconditionRequired,
     #[error(transparent)]
     Invalid(#[from] ValidationErrors),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
+    #[error("the entry kept changing while the patch was applied")]
+    EditConflict,
+    #[error("another request with this idempotency key is in progress")]
+    KeyInFlight,
+    #[error("the idempotency key was used for other content")]
+    KeyReused,
+    #[error("another request took the idempotency key over")]
+    KeyTakenOver,
+    /// Storage cannot do it now; the same request may succeed later.
+    #[error("storage is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug, corrupt data, a broken invariant.
+    #[error("storage failed")]
+    Internal(#[source] BoxError),
+}
+
+impl From<StorageError> for ServiceError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            StorageError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Why an idempotent create did not happen: the service refused it, or its content could not be
+/// had (the caller's own error, passed through).
+#[derive(Debug)]
+pub enum CreateFailure<E> {
+    Refused(ServiceError),
+    Content(E),
+}
+
+impl<E> From<ServiceError> for CreateFailure<E> {
+    fn from(err: ServiceError) -> Self {
+        Self::Refused(err)
+    }
+}
+
+impl<E> From<StorageError> for CreateFailure<E> {
+    fn from(err: StorageError) -> Self {
+        Self::Refused(err.into())
+    }
 }
 
 /// How the service behaves, from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// Refuse writes without `If-Match` (so no client can overwrite blindly).
+    /// Refuse writes without a precondition (so no client can overwrite blindly).
     pub require_if_match: bool,
     /// How long an idempotency key is remembered.
     pub idempotency_window: Duration,
+    /// How long a claim on an idempotency key may stay unfinished before another request may
+    /// take it over: its server is then taken to have died mid-request.
+    pub idempotency_takeover: Duration,
 }
 
 impl Default for Policy {
@@ -39,15 +88,12 @@ impl Default for Policy {
         Self {
             require_if_match: false,
             idempotency_window: Duration::from_secs(24 * 60 * 60),
+            idempotency_takeover: Duration::from_secs(60),
         }
     }
 }
 
-/// A claim on an idempotency key that did not complete within this long was abandoned (its
-/// server died mid-request) and may be taken over. Far longer than any request may take.
-const ABANDONED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
-
-/// How often a patch without `If-Match` is re-applied when other writers keep getting in first.
+/// How often a patch is re-applied when other writers keep getting in first.
 const PATCH_ATTEMPTS: usize = 5;
 
 #[derive(Clone)]
@@ -61,6 +107,11 @@ impl AddressBook {
         Self { storage, policy }
     }
 
+    /// A book that keeps nothing: for documents and tests that need a book but no data.
+    pub fn in_memory() -> Self {
+        Self::new(Arc::new(MemoryStorage::new()), Policy::default())
+    }
+
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn create(&self, content: EntryContent) -> Result<Entry, ServiceError> {
         let entry = Entry::create(content);
@@ -69,40 +120,67 @@ impl AddressBook {
         Ok(entry)
     }
 
-    /// Claims `key` for a create request; see [`KeyClaim`].
-    #[tracing::instrument(skip(self), err(level = "debug"))]
-    pub async fn claim_key(&self, key: &str) -> Result<KeyClaim, ServiceError> {
+    /// Creates the entry whose content `content` yields, at most once per `key` within the
+    /// idempotency window: a repeat with the same content gets the entry the first request
+    /// created, one with other content [`ServiceError::KeyReused`], one while the first is still
+    /// running [`ServiceError::KeyInFlight`].
+    ///
+    /// The key is claimed before `content` is awaited, so that a repeat sent while the first
+    /// request's body is still arriving is told it is in flight rather than racing it. On every
+    /// path that does not create the entry the claim is released, so a retry can claim it at once.
+    #[tracing::instrument(skip_all, err(level = "debug", Debug))]
+    pub async fn create_idempotent<E: std::fmt::Debug>(
+        &self,
+        key: &str,
+        content: impl Future<Output = Result<EntryContent, E>>,
+    ) -> Result<Entry, CreateFailure<E>> {
+        let claim = match self.storage.claim_key(&self.claim_request(key)).await? {
+            KeyClaim::Claimed(claim) => claim,
+            KeyClaim::InFlight => return Err(ServiceError::KeyInFlight.into()),
+            KeyClaim::Completed(original) => {
+                let content = content.await.map_err(CreateFailure::Content)?;
+                // Same key, same entry: the retry of a request that succeeded gets its answer.
+                return if content == original.content {
+                    Ok(original)
+                } else {
+                    Err(ServiceError::KeyReused.into())
+                };
+            }
+        };
+        let held = HeldClaim::new(self.storage.clone(), claim);
+        let outcome = async {
+            let entry = Entry::create(content.await.map_err(CreateFailure::Content)?);
+            match self.storage.insert(&entry, Some(held.claim())).await? {
+                Insert::Stored => Ok(entry),
+                Insert::ClaimLost => Err(ServiceError::KeyTakenOver.into()),
+            }
+        }
+        .await;
+        match outcome {
+            Ok(entry) => {
+                held.completed();
+                Ok(entry)
+            }
+            Err(err) => {
+                held.release().await;
+                Err(err)
+            }
+        }
+    }
+
+    fn claim_request<'k>(&self, key: &'k str) -> ClaimRequest<'k> {
         let now = domain::now();
-        let window = chrono::Duration::from_std(self.policy.idempotency_window)
-            .unwrap_or(chrono::Duration::MAX);
-        let claim = ClaimRequest {
+        let duration = |d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        let window = duration(self.policy.idempotency_window);
+        ClaimRequest {
             key,
             now,
             expires_at: now
                 .checked_add_signed(window)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
-            stale_before: now - ABANDONED_AFTER,
-        };
-        Ok(self.storage.claim_key(&claim).await?)
-    }
-
-    /// Creates the entry of a request that claimed `key`, completing the key in the same step.
-    #[tracing::instrument(skip(self, content), err(level = "debug"))]
-    pub async fn create_with_key(
-        &self,
-        content: EntryContent,
-        key: &str,
-    ) -> Result<Entry, ServiceError> {
-        let entry = Entry::create(content);
-        self.storage.insert(&entry, Some(key)).await?;
-        Ok(entry)
-    }
-
-    /// Gives up a claimed key after its request failed, so that a retry can claim it.
-    pub async fn release_key(&self, key: &str) {
-        if let Err(err) = self.storage.release_key(key).await {
-            // Harmless: the claim goes stale and is taken over after a minute.
-            tracing::warn!(error = %crate::telemetry::chain(&err), "could not release an idempotency key");
+            stale_before: now
+                .checked_sub_signed(duration(self.policy.idempotency_takeover))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
         }
     }
 
@@ -116,23 +194,27 @@ impl AddressBook {
         self.storage.get(id).await?.ok_or(ServiceError::NotFound)
     }
 
-    /// The version a write must find, from its `If-Match` header: `None` writes whatever is there.
+    /// The version a write must find to satisfy `precondition`: `None` writes whatever is there.
     async fn expected_version(
         &self,
         id: Uuid,
-        if_match: Option<&str>,
+        precondition: Option<&Precondition>,
     ) -> Result<Option<i64>, ServiceError> {
-        match if_match {
+        match precondition {
             None if self.policy.require_if_match => Err(ServiceError::PreconditionRequired),
-            None => Ok(None),
-            Some(header) => {
-                let current = self.get(id).await?;
-                if etag::matches(header, current.version, false) {
-                    Ok(Some(current.version))
-                } else {
-                    Err(ServiceError::PreconditionFailed)
+            None | Some(Precondition::Any) => Ok(None),
+            Some(precondition) => match precondition.only_version() {
+                // The write itself checks the version: no read needed.
+                Some(version) => Ok(Some(version)),
+                None => {
+                    let current = self.get(id).await?;
+                    if precondition.matches(current.version, Comparison::Strong) {
+                        Ok(Some(current.version))
+                    } else {
+                        Err(ServiceError::PreconditionFailed)
+                    }
                 }
-            }
+            },
         }
     }
 
@@ -140,7 +222,7 @@ impl AddressBook {
         match outcome {
             Write::Done(value) => Ok(value),
             Write::NotFound => Err(ServiceError::NotFound),
-            // The entry changed between the precondition check and the write.
+            // The entry has another version than the precondition allows.
             Write::Conflict => Err(ServiceError::PreconditionFailed),
         }
     }
@@ -150,9 +232,9 @@ impl AddressBook {
         &self,
         id: Uuid,
         content: EntryContent,
-        if_match: Option<&str>,
+        precondition: Option<&Precondition>,
     ) -> Result<Entry, ServiceError> {
-        let expected = self.expected_version(id, if_match).await?;
+        let expected = self.expected_version(id, precondition).await?;
         Self::written(
             self.storage
                 .replace(id, &content, domain::now(), expected)
@@ -160,43 +242,45 @@ impl AddressBook {
         )
     }
 
-    /// Applies a JSON merge patch. Without `If-Match` the patch applies to whatever version is
-    /// current when it is written: a concurrent write is never overwritten with a stale copy,
-    /// the patch is applied again on top of it.
+    /// Applies a checked merge patch to whatever version is current when it is written, if that
+    /// version satisfies `precondition`: a concurrent write is never overwritten with a stale
+    /// copy, the patch is applied again on top of it.
     #[tracing::instrument(skip(self, patch), err(level = "debug"))]
     pub async fn patch(
         &self,
         id: Uuid,
-        patch: &serde_json::Value,
-        if_match: Option<&str>,
+        patch: &EntryPatch,
+        precondition: Option<&Precondition>,
     ) -> Result<Entry, ServiceError> {
-        if if_match.is_none() && self.policy.require_if_match {
+        if precondition.is_none() && self.policy.require_if_match {
             return Err(ServiceError::PreconditionRequired);
         }
         for _ in 0..PATCH_ATTEMPTS {
             let current = self.get(id).await?;
-            if if_match.is_some_and(|header| !etag::matches(header, current.version, false)) {
+            if precondition.is_some_and(|p| !p.matches(current.version, Comparison::Strong)) {
                 return Err(ServiceError::PreconditionFailed);
             }
-            let content = current.content.patched(patch)?;
+            let content = current.content.patched(patch);
             match self
                 .storage
                 .replace(id, &content, domain::now(), Some(current.version))
                 .await?
             {
-                Write::Conflict if if_match.is_none() => continue,
+                // Someone wrote in between: read again, and check the precondition again.
+                Write::Conflict => continue,
                 outcome => return Self::written(outcome),
             }
         }
-        Err(
-            StorageError::Unavailable("the entry kept changing while the patch was applied".into())
-                .into(),
-        )
+        Err(ServiceError::EditConflict)
     }
 
     #[tracing::instrument(skip(self), err(level = "debug"))]
-    pub async fn delete(&self, id: Uuid, if_match: Option<&str>) -> Result<(), ServiceError> {
-        let expected = self.expected_version(id, if_match).await?;
+    pub async fn delete(
+        &self,
+        id: Uuid,
+        precondition: Option<&Precondition>,
+    ) -> Result<(), ServiceError> {
+        let expected = self.expected_version(id, precondition).await?;
         Self::written(self.storage.delete(id, expected).await?)
     }
 
@@ -222,7 +306,63 @@ impl AddressBook {
         Ok(Page { items, next })
     }
 
-    pub async fn check_ready(&self) -> Result<(), StorageError> {
-        self.storage.ping().await
+    /// Succeeds when the book can serve requests now.
+    pub async fn check_ready(&self) -> Result<(), ServiceError> {
+        Ok(self.storage.ping().await?)
+    }
+}
+
+/// A claimed idempotency key whose create has not completed. Whatever way a create ends without
+/// completing it releases the claim: explicitly ([`HeldClaim::release`]) where the failure is
+/// known, and on drop when the request is cancelled midway (its client went away while sending
+/// the body), so that no path leaves a key stuck until the claim goes stale.
+struct HeldClaim {
+    storage: Arc<dyn Storage>,
+    claim: Option<Claim>,
+}
+
+impl HeldClaim {
+    fn new(storage: Arc<dyn Storage>, claim: Claim) -> Self {
+        Self {
+            storage,
+            claim: Some(claim),
+        }
+    }
+
+    fn claim(&self) -> &Claim {
+        self.claim
+            .as_ref()
+            .expect("held until completed or released")
+    }
+
+    /// The create completed the claim in storage: nothing to release.
+    fn completed(mut self) {
+        self.claim = None;
+    }
+
+    async fn release(mut self) {
+        if let Some(claim) = self.claim.take() {
+            release(self.storage.as_ref(), &claim).await;
+        }
+    }
+}
+
+impl Drop for HeldClaim {
+    fn drop(&mut self) {
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        // Without a runtime (the process is stopping) the claim goes stale and is taken over.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let storage = self.storage.clone();
+            runtime.spawn(async move { release(storage.as_ref(), &claim).await });
+        }
+    }
+}
+
+async fn release(storage: &dyn Storage, claim: &Claim) {
+    if let Err(err) = storage.release_key(claim).await {
+        // Harmless: the claim goes stale and is taken over after a minute.
+        tracing::warn!(error = %crate::telemetry::chain(&err), "could not release an idempotency key");
     }
 }

@@ -42,6 +42,7 @@ impl Application {
         let policy = Policy {
             require_if_match: settings.api.require_if_match,
             idempotency_window: Duration::from_secs(settings.api.idempotency_window_secs),
+            idempotency_takeover: Duration::from_secs(settings.api.idempotency_takeover_secs),
         };
         let book = AddressBook::new(opened.storage, policy);
         let bind = format!("{}:{}", settings.server.host, settings.server.port);

@@ -1,21 +1,19 @@
-//! `/addresses` and `/addresses/{id}`: create, read, replace, delete and list entries.
+//! `/addresses` and `/addresses/{id}`: create, read, replace, patch, delete and list entries.
 
-use std::borrow::Cow;
-
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
-use poem_openapi::{ApiResponse, Enum, OpenApi};
-use uuid::Uuid;
+use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::body::{EntryBody, PatchBody};
-use super::problem::{ApiError, ApiResult, error_set};
+use super::declared::{ApiResult, error_set};
+use super::headers::{EntityTags, IdempotencyKey, OptionalHeader, entity_tag};
+use super::params::{CursorText, EntryId, PageLimit, SearchText, SortOrder};
+use super::problem::ApiError;
 use super::schema::{Entry, EntryPage};
-use crate::domain::{self, Cursors, Filter, PageRequest, Sort, SortKey, etag};
-use crate::service::AddressBook;
-use crate::storage::KeyClaim;
+use crate::domain::limits::chars;
+use crate::domain::{self, Comparison, Cursors, Filter, PageRequest, Sort};
+use crate::service::{AddressBook, CreateFailure};
 
 pub struct AddressesApi {
     pub book: AddressBook,
@@ -71,102 +69,66 @@ pub enum DeleteResponse {
     Deleted,
 }
 
-/// `sort`: a listing order, `-` in front for descending.
-#[derive(Enum, Clone, Copy, PartialEq, Eq)]
-pub enum SortOrder {
-    #[oai(rename = "full_name")]
-    FullName,
-    #[oai(rename = "-full_name")]
-    FullNameDescending,
-    #[oai(rename = "created_at")]
-    CreatedAt,
-    #[oai(rename = "-created_at")]
-    CreatedAtDescending,
-    #[oai(rename = "updated_at")]
-    UpdatedAt,
-    #[oai(rename = "-updated_at")]
-    UpdatedAtDescending,
-}
-
-impl SortOrder {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::FullName => "full_name",
-            Self::FullNameDescending => "-full_name",
-            Self::CreatedAt => "created_at",
-            Self::CreatedAtDescending => "-created_at",
-            Self::UpdatedAt => "updated_at",
-            Self::UpdatedAtDescending => "-updated_at",
-        }
-    }
-}
-
-impl From<SortOrder> for Sort {
-    fn from(order: SortOrder) -> Self {
-        let (key, descending) = match order {
-            SortOrder::FullName => (SortKey::FullName, false),
-            SortOrder::FullNameDescending => (SortKey::FullName, true),
-            SortOrder::CreatedAt => (SortKey::CreatedAt, false),
-            SortOrder::CreatedAtDescending => (SortKey::CreatedAt, true),
-            SortOrder::UpdatedAt => (SortKey::UpdatedAt, false),
-            SortOrder::UpdatedAtDescending => (SortKey::UpdatedAt, true),
-        };
-        Sort { key, descending }
-    }
-}
-
 error_set!(ListErrors:
     400 => "A query parameter is out of range or malformed.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(CreateErrors:
-    400 => "The body is not a valid entry.",
-    409 => "A request with this Idempotency-Key is still being processed.",
+    400 => "The body is not a valid entry, or Idempotency-Key is malformed.",
+    409 => "A request with this Idempotency-Key is still being processed, or took it over.",
     413 => "The body is too large.",
     415 => "The body is not JSON.",
     422 => "This Idempotency-Key was used with another body.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(GetErrors:
+    400 => "If-None-Match is malformed.",
     404 => "No entry has this id.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
-error_set!(WriteErrors:
-    400 => "The body is not a valid entry.",
+error_set!(ReplaceErrors:
+    400 => "The body is not a valid entry, or If-Match is malformed.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     413 => "The body is too large.",
-    415 => "The body is not of the media type the operation takes.",
+    415 => "The body is not JSON.",
+    428 => "This server requires If-Match on writes.",
+    500 => "An unexpected failure.",
+    503 => "Storage cannot be reached right now.");
+error_set!(PatchErrors:
+    400 => "The body is not a valid merge patch of an entry, or If-Match is malformed.",
+    404 => "No entry has this id.",
+    409 => "The entry kept changing while the patch was applied.",
+    412 => "The entry does not match If-Match.",
+    413 => "The body is too large.",
+    415 => "The body is not a merge patch.",
     428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(DeleteErrors:
+    400 => "If-Match is malformed.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
-
-fn default_limit() -> PageLimit {
-    PageLimit(20)
-}
 
 /// The `Link` header of a page: the next page's URL, repeating the request's own parameters as the
 /// client sent them, so following it needs no knowledge of the API.
 fn next_link(
     limit: u8,
     cursor: &str,
-    search: [(&str, &Option<String>); 3],
-    order: Option<SortOrder>,
+    search: [(&str, Option<&str>); 3],
+    sort: Option<Sort>,
 ) -> String {
     let mut query = vec![("limit", limit.to_string()), ("cursor", cursor.to_owned())];
     for (name, value) in search {
         if let Some(value) = value {
-            query.push((name, value.clone()));
+            query.push((name, value.to_owned()));
         }
     }
-    if let Some(order) = order {
-        query.push(("sort", order.as_str().to_owned()));
+    if let Some(sort) = sort {
+        query.push(("sort", sort.name().to_owned()));
     }
     let query = serde_urlencoded::to_string(&query).expect("pairs of strings always encode");
     format!("</addresses?{query}>; rel=\"next\"")
@@ -176,7 +138,7 @@ fn created(entry: &domain::Entry) -> CreateResponse {
     CreateResponse::Created(
         Json(Entry::from(entry)),
         format!("/addresses/{}", entry.id),
-        etag::entity_tag(entry.version),
+        entity_tag(entry.version),
     )
 }
 
@@ -188,21 +150,24 @@ impl AddressesApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
-        #[oai(default = "default_limit")] limit: Query<PageLimit>,
-        #[oai(validator(min_length = 1, max_length = 2048))] cursor: Query<Option<String>>,
-        #[oai(validator(min_length = 1, max_length = 200))] q: Query<Option<String>>,
-        #[oai(validator(min_length = 1, max_length = 100))] city: Query<Option<String>>,
-        #[oai(validator(min_length = 1, max_length = 100))] country: Query<Option<String>>,
+        #[oai(default)] limit: Query<PageLimit>,
+        cursor: Query<Option<CursorText>>,
+        q: Query<Option<SearchText<{ chars::QUERY }>>>,
+        city: Query<Option<SearchText<{ chars::FILTER }>>>,
+        country: Query<Option<SearchText<{ chars::FILTER }>>>,
         sort: Query<Option<SortOrder>>,
     ) -> ApiResult<ListResponse, ListErrors> {
-        let filter = Filter::new(q.0.as_deref(), city.0.as_deref(), country.0.as_deref());
-        let requested_order = sort.0;
-        let sort = Sort::from(requested_order.unwrap_or(SortOrder::CreatedAt));
-        let after = match cursor.0.as_deref() {
+        let q = q.0.map(|text| text.0);
+        let city = city.0.map(|text| text.0);
+        let country = country.0.map(|text| text.0);
+        let filter = Filter::new(q.as_deref(), city.as_deref(), country.as_deref());
+        let requested_sort = sort.0.map(|order| order.0);
+        let sort = requested_sort.unwrap_or_default();
+        let after = match cursor.0 {
             None => None,
-            Some(text) => Some(
+            Some(CursorText(text)) => Some(
                 self.cursors
-                    .decode(text, &filter, sort)
+                    .decode(&text, &filter, sort)
                     .map_err(|err| ApiError::invalid_parameter("cursor", err.to_string()))?,
             ),
         };
@@ -219,10 +184,14 @@ impl AddressesApi {
         let next_cursor = page
             .next
             .map(|next| self.cursors.encode(&next, &filter, sort));
-        let search = [("q", &q.0), ("city", &city.0), ("country", &country.0)];
+        let search = [
+            ("q", q.as_deref()),
+            ("city", city.as_deref()),
+            ("country", country.as_deref()),
+        ];
         let link = next_cursor
             .as_deref()
-            .map(|cursor| next_link(limit, cursor, search, requested_order));
+            .map(|cursor| next_link(limit, cursor, search, requested_sort));
         Ok(ListResponse::Page(
             Json(EntryPage {
                 items: page.items.iter().map(Entry::from).collect(),
@@ -236,42 +205,21 @@ impl AddressesApi {
     #[oai(path = "/addresses", method = "post", operation_id = "createAddress")]
     async fn create(
         &self,
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        idempotency_key: Header<Option<String>>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: OptionalHeader<IdempotencyKey>,
         body: EntryBody,
     ) -> ApiResult<CreateResponse, CreateErrors> {
-        let Some(key) = idempotency_key.0 else {
-            let entry = self.book.create(body.entry().await?).await?;
-            return Ok(created(&entry));
+        let entry = match idempotency_key.0 {
+            None => self.book.create(body.entry().await?).await?,
+            Some(IdempotencyKey(key)) => self
+                .book
+                .create_idempotent(&key, body.entry())
+                .await
+                .map_err(|failure| match failure {
+                    CreateFailure::Refused(err) => ApiError::from(err),
+                    CreateFailure::Content(err) => err,
+                })?,
         };
-        match self.book.claim_key(&key).await? {
-            KeyClaim::InFlight => Err(ApiError::idempotency_key_in_flight().into()),
-            KeyClaim::Completed(original) => {
-                // Same key, same entry: the retry of a request that succeeded gets its answer again.
-                if body.entry().await? == original.content {
-                    Ok(created(&original))
-                } else {
-                    Err(ApiError::idempotency_key_reused().into())
-                }
-            }
-            KeyClaim::Claimed => {
-                let outcome = match body.entry().await {
-                    Ok(content) => self
-                        .book
-                        .create_with_key(content, &key)
-                        .await
-                        .map_err(ApiError::from),
-                    Err(err) => Err(err),
-                };
-                match outcome {
-                    Ok(entry) => Ok(created(&entry)),
-                    Err(err) => {
-                        self.book.release_key(&key).await;
-                        Err(err.into())
-                    }
-                }
-            }
-        }
+        Ok(created(&entry))
     }
 
     /// Read an entry
@@ -279,14 +227,13 @@ impl AddressesApi {
     async fn get(
         &self,
         id: Path<EntryId>,
-        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+        #[oai(name = "If-None-Match")] if_none_match: OptionalHeader<EntityTags>,
     ) -> ApiResult<GetResponse, GetErrors> {
         let entry = self.book.get(id.0.known()?).await?;
-        let tag = etag::entity_tag(entry.version);
+        let tag = entity_tag(entry.version);
         if if_none_match
             .0
-            .as_deref()
-            .is_some_and(|header| etag::matches(header, entry.version, true))
+            .is_some_and(|EntityTags(tags)| tags.matches(entry.version, Comparison::Weak))
         {
             return Ok(GetResponse::NotModified(tag));
         }
@@ -302,16 +249,17 @@ impl AddressesApi {
     async fn replace(
         &self,
         id: Path<EntryId>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
         body: EntryBody,
-    ) -> ApiResult<ReplaceResponse, WriteErrors> {
+    ) -> ApiResult<ReplaceResponse, ReplaceErrors> {
         let id = id.0.known()?;
         let content = body.entry().await?;
+        let precondition = if_match.0.map(|tags| tags.0);
         let entry = self
             .book
-            .replace(id, content, if_match.0.as_deref())
+            .replace(id, content, precondition.as_ref())
             .await?;
-        Ok(ReplaceResponse::Replaced(etag::entity_tag(entry.version)))
+        Ok(ReplaceResponse::Replaced(entity_tag(entry.version)))
     }
 
     /// Change some fields of an entry
@@ -323,15 +271,18 @@ impl AddressesApi {
     async fn patch(
         &self,
         id: Path<EntryId>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
         body: PatchBody,
-    ) -> ApiResult<PatchResponse, WriteErrors> {
+    ) -> ApiResult<PatchResponse, PatchErrors> {
         let id = id.0.known()?;
-        let patch = body.json().await?;
-        let entry = self.book.patch(id, &patch, if_match.0.as_deref()).await?;
+        // Checked before the precondition is evaluated: a patch that could never apply is a
+        // 400 whatever version the entry has (RFC 9110, 13.2.1).
+        let patch = body.patch().await?;
+        let precondition = if_match.0.map(|tags| tags.0);
+        let entry = self.book.patch(id, &patch, precondition.as_ref()).await?;
         Ok(PatchResponse::Patched(
             Json(Entry::from(&entry)),
-            etag::entity_tag(entry.version),
+            entity_tag(entry.version),
         ))
     }
 
@@ -344,105 +295,12 @@ impl AddressesApi {
     async fn delete(
         &self,
         id: Path<EntryId>,
-        #[oai(name = "If-Match")] if_match: Header<Option<String>>,
+        #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
     ) -> ApiResult<DeleteResponse, DeleteErrors> {
+        let precondition = if_match.0.map(|tags| tags.0);
         self.book
-            .delete(id.0.known()?, if_match.0.as_deref())
+            .delete(id.0.known()?, precondition.as_ref())
             .await?;
         Ok(DeleteResponse::Deleted)
-    }
-}
-
-/// The `limit` query parameter: 1 to 100. Its own type rather than an `i32` with validators so
-/// that a bad value is explained in words ("must be an integer from 1 to 100") instead of in
-/// poem-openapi's validator notation.
-pub struct PageLimit(u8);
-
-impl PageLimit {
-    const MAX: u8 = 100;
-}
-
-impl Type for PageLimit {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "integer_int32".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new_with_format("integer", "int32");
-        schema.minimum = Some(1.0);
-        schema.maximum = Some(f64::from(Self::MAX));
-        MetaSchemaRef::Inline(Box::new(schema))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromParameter for PageLimit {
-    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        match value.parse::<u8>() {
-            Ok(limit @ 1..=Self::MAX) => Ok(Self(limit)),
-            _ => Err(ParseError::custom(format!(
-                "must be an integer from 1 to {}",
-                Self::MAX
-            ))),
-        }
-    }
-}
-
-impl ToJSON for PageLimit {
-    fn to_json(&self) -> Option<serde_json::Value> {
-        Some(self.0.into())
-    }
-}
-
-/// The `{id}` path parameter. Declared as a UUID, but parsing never fails: a value that is not a
-/// UUID names no entry, so the answer is the contract's 404, not a 400 about syntax.
-pub struct EntryId(Option<Uuid>);
-
-impl EntryId {
-    fn known(&self) -> Result<Uuid, ApiError> {
-        self.0.ok_or_else(ApiError::entry_not_found)
-    }
-}
-
-impl Type for EntryId {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        Uuid::name()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        Uuid::schema_ref()
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromParameter for EntryId {
-    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Self(Uuid::try_parse(value).ok()))
     }
 }

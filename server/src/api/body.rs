@@ -13,9 +13,10 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use tokio::io::AsyncReadExt;
 
-use super::problem::{ApiError, RequestContext};
+use super::context::BodyLimit;
+use super::problem::ApiError;
 use super::schema::{EntryInput, EntryPatch};
-use crate::domain::EntryContent;
+use crate::domain::{self, EntryContent};
 
 /// What a body is: its media type and the contract schema that describes it.
 pub trait BodyKind: Send + 'static {
@@ -42,6 +43,7 @@ impl BodyKind for MergePatch {
 /// A request body of kind `K`, not read yet.
 pub struct JsonBody<K> {
     body: poem::Body,
+    limit: usize,
     kind: PhantomData<K>,
 }
 
@@ -59,7 +61,7 @@ const ENCODINGS: [&str; 4] = ["gzip", "deflate", "br", "identity"];
 impl<K: BodyKind> JsonBody<K> {
     /// Reads the body, decompressed, and parses it as JSON.
     pub async fn json(self) -> Result<serde_json::Value, ApiError> {
-        let limit = RequestContext::body_limit();
+        let limit = self.limit;
         let mut reader = self.body.into_async_read();
         let mut data = Vec::new();
         let mut chunk = vec![0; 16 * 1024];
@@ -87,6 +89,13 @@ impl EntryBody {
     /// Reads the body and checks it is a valid entry.
     pub async fn entry(self) -> Result<EntryContent, ApiError> {
         Ok(EntryContent::from_json(&self.json().await?)?)
+    }
+}
+
+impl PatchBody {
+    /// Reads the body and checks it is a valid merge patch of an entry.
+    pub async fn patch(self) -> Result<domain::EntryPatch, ApiError> {
+        Ok(domain::EntryPatch::from_json(&self.json().await?)?)
     }
 }
 
@@ -165,7 +174,10 @@ impl<'a, K: BodyKind> ApiExtractor<'a> for JsonBody<K> {
         {
             return Err(ApiError::unsupported_encoding(encoding).into());
         }
-        let limit = RequestContext::body_limit();
+        let limit = request
+            .data::<BodyLimit>()
+            .ok_or_else(|| ApiError::internal("the request carries no body limit"))?
+            .0;
         let declared = request
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)
@@ -176,6 +188,7 @@ impl<'a, K: BodyKind> ApiExtractor<'a> for JsonBody<K> {
         }
         Ok(Self {
             body: body.take()?,
+            limit,
             kind: PhantomData,
         })
     }

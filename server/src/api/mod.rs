@@ -1,11 +1,18 @@
-//! The HTTP API: one file per resource, the body and error conventions they share, and
-//! [`build`], which assembles them with the middleware every request passes through.
+//! The HTTP API: one file per resource (`addresses.rs`, `health.rs`), what they share (bodies,
+//! parameters, headers, schema types, the problem catalogue and each operation's declared
+//! errors), and [`build`], which assembles them with the middleware every request passes through.
 
 mod addresses;
 mod body;
+mod constrained;
+mod context;
 mod contract;
+pub(crate) mod declared;
+mod headers;
 mod health;
+mod params;
 mod problem;
+mod rejection;
 mod request_log;
 mod schema;
 
@@ -18,7 +25,7 @@ use poem_openapi::{OpenApiService, Tags};
 pub use contract::CONTRACT_YAML;
 
 use crate::domain::Cursors;
-use crate::service::{AddressBook, Policy};
+use crate::service::AddressBook;
 
 #[derive(Tags)]
 enum ApiTags {
@@ -57,9 +64,12 @@ fn service(book: AddressBook, cursors: Cursors, started: Instant) -> OpenApiServ
 /// The OpenAPI document poem-openapi derives from the handlers, as JSON. The drift test compares
 /// it with the contract.
 pub fn generated_document() -> String {
-    let storage = std::sync::Arc::new(crate::storage::MemoryStorage::new());
-    let book = AddressBook::new(storage, Policy::default());
-    service(book, Cursors::new(b"unused"), Instant::now()).spec()
+    service(
+        AddressBook::in_memory(),
+        Cursors::new(b"unused"),
+        Instant::now(),
+    )
+    .spec()
 }
 
 /// The whole HTTP application.
@@ -76,7 +86,13 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         .at("/openapi.json", get(contract::openapi_json))
         .at("/docs", get(docs))
         .nest("/", api)
-        .around(move |next, req| problem::problem_details(next, req, debug, max_body_bytes))
+        .around(move |next, req| {
+            let settings = context::ProblemSettings {
+                body_limit: context::BodyLimit(max_body_bytes),
+                debug,
+            };
+            context::problem_details(next, req, settings)
+        })
         .with(Compression::new())
         .around(request_log::log_request)
 }

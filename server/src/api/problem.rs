@@ -1,27 +1,21 @@
-//! Every error a client can see, and the one place where failures become HTTP responses: RFC 9457
-//! problem documents (`application/problem+json`).
-//!
-//! Handlers return [`ApiError`]s (usually via `?` on a [`ServiceError`]); errors raised by poem
-//! and poem-openapi themselves (unknown route, wrong method, bad parameter, wrong content type)
-//! are caught by [`problem_details`] and mapped here too, so no response ever leaves the server
-//! as poem's default `text/plain`.
+//! The catalogue of problems a client can see, and how each becomes an RFC 9457 problem document
+//! (`application/problem+json`). [`ApiError`] is the one error type of the API layer: handlers
+//! return it (usually via `?` on a [`ServiceError`]), `rejection.rs` maps poem's own errors to it,
+//! and the middleware in `context.rs` renders it with what it knows of the request.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::marker::PhantomData;
 
 use poem::http::{Method, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::ApiResponse;
+use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde::Serialize;
 
 use super::schema::{InvalidField, Problem};
 use crate::domain::ValidationErrors;
 use crate::service::ServiceError;
-use crate::storage::StorageError;
 
 /// A failure on its way to becoming a problem document.
 #[derive(Debug)]
@@ -84,12 +78,31 @@ impl ApiError {
         )
     }
 
+    pub fn edit_conflict() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "edit-conflict",
+            "Edit Conflict",
+            "The entry kept changing while the patch was applied, so nothing was written; retry it.",
+        )
+    }
+
     pub fn idempotency_key_in_flight() -> Self {
         Self::new(
             StatusCode::CONFLICT,
             "idempotency-key-in-flight",
             "Request In Progress",
             "A request with this Idempotency-Key is still being processed; retry shortly.",
+        )
+    }
+
+    pub fn idempotency_claim_lost() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "idempotency-claim-lost",
+            "Idempotency Key Taken Over",
+            "This request took so long that another request with the same Idempotency-Key took \
+             it over; nothing was created by this one. Retry with the same key to get the outcome.",
         )
     }
 
@@ -155,6 +168,22 @@ impl ApiError {
         err
     }
 
+    pub fn invalid_header(name: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        let mut err = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-header",
+            "Invalid Header",
+            format!("The header `{name}` {reason}."),
+        );
+        err.errors.push(InvalidField {
+            pointer: None,
+            parameter: Some(name.to_owned()),
+            reason,
+        });
+        err
+    }
+
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -211,7 +240,7 @@ impl ApiError {
     }
 
     /// A 4xx poem raised for a reason this module has no better words for.
-    fn other_client_error(status: StatusCode, message: String) -> Self {
+    pub(super) fn other_client_error(status: StatusCode, message: String) -> Self {
         let title = status.canonical_reason().unwrap_or("Bad Request");
         Self::new(status, "bad-request", title, message)
     }
@@ -259,79 +288,50 @@ impl From<ServiceError> for ApiError {
             ServiceError::PreconditionFailed => Self::precondition_failed(),
             ServiceError::PreconditionRequired => Self::precondition_required(),
             ServiceError::Invalid(errors) => errors.into(),
-            ServiceError::Storage(err @ StorageError::Unavailable(_)) => Self::unavailable(err),
-            ServiceError::Storage(err @ StorageError::Internal(_)) => Self::internal(err),
+            ServiceError::EditConflict => Self::edit_conflict(),
+            ServiceError::KeyInFlight => Self::idempotency_key_in_flight(),
+            ServiceError::KeyReused => Self::idempotency_key_reused(),
+            ServiceError::KeyTakenOver => Self::idempotency_claim_lost(),
+            err @ ServiceError::Unavailable(_) => Self::unavailable(err),
+            err @ ServiceError::Internal(_) => Self::internal(err),
         }
     }
 }
 
-impl From<poem::Error> for ApiError {
-    /// Maps the errors poem and poem-openapi raise before a handler runs.
-    fn from(err: poem::Error) -> Self {
-        use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError};
-        use poem_openapi::error::{ContentTypeError, ParseParamError};
-
-        if err.is::<ApiError>() {
-            return err.downcast::<ApiError>().expect("checked by is()");
-        }
-        if let Some(e) = err.downcast_ref::<ParseParamError>() {
-            // poem-openapi prefixes the parser's own words with `failed to parse "<type>": `, which
-            // names an internal type; the words after it are the reason.
-            let reason = match e.reason.split_once("\": ") {
-                Some((prefix, rest)) if prefix.starts_with("failed to parse \"") => rest,
-                _ => e.reason.as_str(),
-            };
-            return Self::invalid_parameter(e.name, reason.trim_end_matches('.').to_owned());
-        }
-        let context = RequestContext::current();
-        if err.is::<NotFoundError>() {
-            return Self::unknown_endpoint(&context.path);
-        }
-        if err.is::<MethodNotAllowedError>() {
-            let allow = super::contract::allowed_methods(&context.path).join(", ");
-            return Self::method_not_allowed(&context.method, &allow);
-        }
-        if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-            return match e {
-                ContentTypeError::NotSupported { content_type } => {
-                    Self::unsupported_media_type(Some(content_type), "application/json")
-                }
-                ContentTypeError::ExpectContentType => {
-                    Self::unsupported_media_type(None, "application/json")
-                }
-            };
-        }
-        if let Some(ReadBodyError::PayloadTooLarge) = err.downcast_ref::<ReadBodyError>() {
-            return Self::payload_too_large(context.body_limit);
-        }
-        let status = err.status();
-        if status.is_client_error() {
-            Self::other_client_error(status, err.to_string())
-        } else {
-            Self::internal(err.to_string())
-        }
+impl From<ApiError> for poem::Error {
+    fn from(err: ApiError) -> Self {
+        let status = err.status;
+        poem::Error::new(err, status)
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let context = RequestContext::current();
+/// What a problem document says about the request that caused it.
+#[derive(Clone, Debug)]
+pub struct RequestInfo {
+    pub method: Method,
+    pub path: String,
+}
+
+impl ApiError {
+    /// The problem document of this error, answering `request`. With `debug`, a 5xx carries its
+    /// internal error chain; otherwise that goes to the log only.
+    pub fn render(self, request: &RequestInfo, debug: bool) -> Response {
         let chain = error_chain(&self);
         if self.status.is_server_error() {
             tracing::error!(status = self.status.as_u16(), error = %chain.join(": "), "request failed");
         }
         let allow = (self.status == StatusCode::METHOD_NOT_ALLOWED)
-            .then(|| super::contract::allowed_methods(&context.path).join(", "));
+            .then(|| super::contract::allowed_methods(&request.path).join(", "));
         let problem = Problem {
             problem_type: format!("/problems/{}", self.slug),
             title: self.title.to_owned(),
             status: i32::from(self.status.as_u16()),
             detail: self.detail,
-            instance: context.path,
-            method: context.method.to_string(),
+            instance: request.path.clone(),
+            method: request.method.to_string(),
             errors: (!self.errors.is_empty()).then_some(self.errors),
             // Internal details help a developer and would help an attacker: debug mode only.
-            error_chain: (context.debug && self.status.is_server_error()).then_some(chain),
+            error_chain: (debug && self.status.is_server_error()).then_some(chain),
         };
         let mut response = ProblemJson(problem)
             .with_status(self.status)
@@ -351,13 +351,6 @@ fn error_chain(err: &ApiError) -> Vec<String> {
     err.source()
         .map(crate::telemetry::causes)
         .unwrap_or_default()
-}
-
-impl From<ApiError> for poem::Error {
-    fn from(err: ApiError) -> Self {
-        let status = err.status;
-        poem::Error::new(err, status)
-    }
 }
 
 /// A body sent as `application/problem+json`.
@@ -385,139 +378,4 @@ impl<T: Serialize + Send> IntoResponse for ProblemJson<T> {
             Err(err) => unreachable!("a problem document always serializes: {err}"),
         }
     }
-}
-
-/// The error statuses one operation declares in the contract. poem-openapi lists an operation's
-/// responses from its return type, so each operation names its own set and the generated document
-/// says exactly which problems each operation can return.
-pub trait ErrorSet: Send + Sync + 'static {
-    const STATUSES: &'static [(u16, &'static str)];
-}
-
-/// Declares an [`ErrorSet`]: `error_set!(GetErrors: 404 => "…", 500 => "…");`
-macro_rules! error_set {
-    ($(#[$doc:meta])* $name:ident: $($status:literal => $description:literal),+ $(,)?) => {
-        $(#[$doc])*
-        pub struct $name;
-        impl $crate::api::problem::ErrorSet for $name {
-            const STATUSES: &'static [(u16, &'static str)] = &[$(($status, $description)),+];
-        }
-    };
-}
-pub(crate) use error_set;
-
-/// An [`ApiError`] returned by an operation whose possible statuses are the set `S`.
-pub struct Declared<S>(ApiError, PhantomData<S>);
-
-pub type ApiResult<T, S> = Result<T, Declared<S>>;
-
-impl<S> From<ApiError> for Declared<S> {
-    fn from(err: ApiError) -> Self {
-        Self(err, PhantomData)
-    }
-}
-
-impl<S> From<ServiceError> for Declared<S> {
-    fn from(err: ServiceError) -> Self {
-        Self(err.into(), PhantomData)
-    }
-}
-
-impl<S: ErrorSet> ApiResponse for Declared<S> {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: S::STATUSES
-                .iter()
-                .map(|&(status, description)| MetaResponse {
-                    description,
-                    status: Some(status),
-                    status_range: None,
-                    content: vec![MetaMediaType {
-                        content_type: ProblemJson::<Problem>::CONTENT_TYPE,
-                        schema: Problem::schema_ref(),
-                    }],
-                    headers: vec![],
-                })
-                .collect(),
-        }
-    }
-
-    fn register(registry: &mut Registry) {
-        Problem::register(registry);
-    }
-}
-
-impl<S: ErrorSet> IntoResponse for Declared<S> {
-    fn into_response(self) -> Response {
-        debug_assert!(
-            S::STATUSES
-                .iter()
-                .any(|&(status, _)| status == self.0.status.as_u16()),
-            "status {} is not declared for this operation",
-            self.0.status
-        );
-        self.0.into_response()
-    }
-}
-
-impl<S: ErrorSet> From<Declared<S>> for poem::Error {
-    fn from(err: Declared<S>) -> Self {
-        poem::Error::from_response(err.into_response())
-    }
-}
-
-/// What a problem document says about the request that caused it. Set per request by
-/// [`problem_details`]; read wherever an [`ApiError`] becomes a response.
-#[derive(Clone, Debug)]
-pub struct RequestContext {
-    pub method: Method,
-    pub path: String,
-    pub debug: bool,
-    pub body_limit: usize,
-}
-
-tokio::task_local! {
-    static CONTEXT: RequestContext;
-}
-
-impl RequestContext {
-    fn current() -> Self {
-        CONTEXT
-            .try_with(Clone::clone)
-            .unwrap_or_else(|_| RequestContext {
-                method: Method::GET,
-                path: String::new(),
-                debug: false,
-                body_limit: 0,
-            })
-    }
-
-    pub fn body_limit() -> usize {
-        Self::current().body_limit
-    }
-}
-
-/// Middleware: runs the request with its [`RequestContext`] and turns every error that reaches
-/// it into a problem document.
-pub async fn problem_details<E: Endpoint>(
-    next: E,
-    req: Request,
-    debug: bool,
-    body_limit: usize,
-) -> poem::Result<Response> {
-    let context = RequestContext {
-        method: req.method().clone(),
-        path: req.uri().path().to_owned(),
-        debug,
-        body_limit,
-    };
-    CONTEXT
-        .scope(context, async move {
-            Ok(match next.call(req).await {
-                Ok(response) => response.into_response(),
-                Err(err) if err.is_from_response() => err.into_response(),
-                Err(err) => ApiError::from(err).into_response(),
-            })
-        })
-        .await
 }

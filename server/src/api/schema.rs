@@ -1,50 +1,42 @@
 //! The API's JSON shapes, declared for poem-openapi so that the document it generates can be
-//! compared with `openapi/addressbook.yaml` (see `tests/openapi_drift.rs`). Every constraint
-//! here mirrors the contract; request bodies are checked by the domain's own validation (see
-//! `body.rs`), so these types are used to *describe* requests and to *write* responses.
+//! compared with `openapi/addressbook.yaml` (see `tests/openapi_drift.rs`). Their constraints
+//! come from the types of `constrained.rs`; request bodies are checked by the domain's own
+//! validation (see `body.rs`), so these types *describe* requests and *write* responses.
 
-use poem_openapi::{Enum, Object, types::Email};
+use poem_openapi::{Enum, Object};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::constrained::{CountryCode, Digits, EmailText, Items, Text};
+use crate::domain::limits::{chars, digits};
 use crate::domain::{self, Timestamp};
 
 /// An entry as a client writes it.
 #[derive(Object)]
 pub struct EntryInput {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub full_name: String,
-    #[oai(default, validator(max_items = 20))]
-    pub addresses: Vec<PostalAddress>,
-    #[oai(default, validator(max_items = 20))]
-    pub phone_numbers: Vec<PhoneNumber>,
-    #[oai(default, validator(max_items = 20))]
-    pub fax_numbers: Vec<PhoneNumber>,
-    #[oai(default, validator(max_items = 20))]
-    pub emails: Vec<EmailAddress>,
+    pub full_name: Text<{ chars::FULL_NAME }>,
+    #[oai(default)]
+    pub addresses: Items<PostalAddress>,
+    #[oai(default)]
+    pub phone_numbers: Items<PhoneNumber>,
+    #[oai(default)]
+    pub fax_numbers: Items<PhoneNumber>,
+    #[oai(default)]
+    pub emails: Items<EmailAddress>,
 }
 
 /// Changes to an entry, as a JSON merge patch (RFC 7396).
 #[derive(Object)]
 pub struct EntryPatch {
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub full_name: Option<String>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub addresses: Option<Vec<PostalAddress>>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub phone_numbers: Option<Vec<PhoneNumber>>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub fax_numbers: Option<Vec<PhoneNumber>>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub emails: Option<Vec<EmailAddress>>,
+    pub full_name: Option<Text<{ chars::FULL_NAME }>>,
+    #[oai(nullable)]
+    pub addresses: Option<Items<PostalAddress>>,
+    #[oai(nullable)]
+    pub phone_numbers: Option<Items<PhoneNumber>>,
+    #[oai(nullable)]
+    pub fax_numbers: Option<Items<PhoneNumber>>,
+    #[oai(nullable)]
+    pub emails: Option<Items<EmailAddress>>,
 }
 
 /// A stored entry.
@@ -52,12 +44,7 @@ pub struct EntryPatch {
 pub struct Entry {
     #[oai(read_only)]
     pub id: Uuid,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub full_name: String,
+    pub full_name: Text<{ chars::FULL_NAME }>,
     pub addresses: Vec<PostalAddress>,
     pub phone_numbers: Vec<PhoneNumber>,
     pub fax_numbers: Vec<PhoneNumber>,
@@ -82,78 +69,21 @@ pub struct EntryPage {
 pub struct PostalAddress {
     #[oai(skip_serializing_if_is_none)]
     pub kind: Option<AddressKind>,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub building_name: Option<String>,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 20,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub unit_number: Option<String>,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 20,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub street_number: Option<String>,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub street_name: String,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub locality: Option<String>,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub city: Option<String>,
-    #[oai(
-        skip_serializing_if_is_none,
-        validator(
-            min_length = 1,
-            max_length = 100,
-            pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-        )
-    )]
-    pub province: Option<String>,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 20,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub pincode: String,
-    #[oai(validator(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$"
-    ))]
-    pub country: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub building_name: Option<Text<{ chars::BUILDING_NAME }>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub unit_number: Option<Text<{ chars::UNIT_NUMBER }>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub street_number: Option<Text<{ chars::STREET_NUMBER }>>,
+    pub street_name: Text<{ chars::STREET_NAME }>,
+    #[oai(skip_serializing_if_is_none)]
+    pub locality: Option<Text<{ chars::LOCALITY }>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub city: Option<Text<{ chars::CITY }>>,
+    #[oai(skip_serializing_if_is_none)]
+    pub province: Option<Text<{ chars::PROVINCE }>>,
+    pub pincode: Text<{ chars::PINCODE }>,
+    pub country: Text<{ chars::COUNTRY }>,
 }
 
 #[derive(Enum, Clone, Copy)]
@@ -168,12 +98,10 @@ pub enum AddressKind {
 pub struct PhoneNumber {
     #[oai(skip_serializing_if_is_none)]
     pub kind: Option<PhoneKind>,
-    #[oai(validator(minimum(value = "1"), maximum(value = "999")))]
-    pub country_code: i32,
-    #[oai(skip_serializing_if_is_none, validator(pattern = "^[0-9]{1,8}$"))]
-    pub area_code: Option<String>,
-    #[oai(validator(pattern = "^[0-9]{1,15}$"))]
-    pub local_number: String,
+    pub country_code: CountryCode,
+    #[oai(skip_serializing_if_is_none)]
+    pub area_code: Option<Digits<{ digits::AREA_CODE }>>,
+    pub local_number: Digits<{ digits::LOCAL_NUMBER }>,
 }
 
 #[derive(Enum, Clone, Copy)]
@@ -189,8 +117,7 @@ pub enum PhoneKind {
 pub struct EmailAddress {
     #[oai(skip_serializing_if_is_none)]
     pub kind: Option<AddressKind>,
-    #[oai(validator(max_length = 254))]
-    pub email: Email,
+    pub email: EmailText,
 }
 
 /// Liveness report.
@@ -254,7 +181,7 @@ impl From<&domain::Entry> for Entry {
         let content = &entry.content;
         Self {
             id: entry.id,
-            full_name: content.full_name.clone(),
+            full_name: Text(content.full_name.clone()),
             addresses: content.addresses.iter().map(Into::into).collect(),
             phone_numbers: content.phone_numbers.iter().map(Into::into).collect(),
             fax_numbers: content.fax_numbers.iter().map(Into::into).collect(),
@@ -269,15 +196,15 @@ impl From<&domain::PostalAddress> for PostalAddress {
     fn from(a: &domain::PostalAddress) -> Self {
         Self {
             kind: a.kind.map(Into::into),
-            building_name: a.building_name.clone(),
-            unit_number: a.unit_number.clone(),
-            street_number: a.street_number.clone(),
-            street_name: a.street_name.clone(),
-            locality: a.locality.clone(),
-            city: a.city.clone(),
-            province: a.province.clone(),
-            pincode: a.pincode.clone(),
-            country: a.country.clone(),
+            building_name: a.building_name.clone().map(Text),
+            unit_number: a.unit_number.clone().map(Text),
+            street_number: a.street_number.clone().map(Text),
+            street_name: Text(a.street_name.clone()),
+            locality: a.locality.clone().map(Text),
+            city: a.city.clone().map(Text),
+            province: a.province.clone().map(Text),
+            pincode: Text(a.pincode.clone()),
+            country: Text(a.country.clone()),
         }
     }
 }
@@ -286,9 +213,9 @@ impl From<&domain::PhoneNumber> for PhoneNumber {
     fn from(p: &domain::PhoneNumber) -> Self {
         Self {
             kind: p.kind.map(Into::into),
-            country_code: i32::from(p.country_code),
-            area_code: p.area_code.clone(),
-            local_number: p.local_number.clone(),
+            country_code: CountryCode(i32::from(p.country_code)),
+            area_code: p.area_code.clone().map(Digits),
+            local_number: Digits(p.local_number.clone()),
         }
     }
 }
@@ -297,7 +224,7 @@ impl From<&domain::EmailAddress> for EmailAddress {
     fn from(e: &domain::EmailAddress) -> Self {
         Self {
             kind: e.kind.map(Into::into),
-            email: Email(e.email.clone()),
+            email: EmailText(e.email.clone()),
         }
     }
 }

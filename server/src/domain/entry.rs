@@ -39,8 +39,9 @@ impl Entry {
     }
 }
 
-/// Everything a client writes about a person. Only obtainable through
-/// [`EntryContent::from_json`], so a value of this type always satisfies the entry's rules.
+/// Everything a client writes about a person. What a client sends becomes one only through
+/// [`EntryContent::from_json`] (or [`EntryContent::patched`] with a checked patch), which enforce
+/// the entry's rules; storage engines read back what they stored from such values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryContent {
     pub full_name: String,

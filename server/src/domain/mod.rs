@@ -2,9 +2,10 @@
 //! the API layer turns requests into these types and storage engines persist them.
 
 mod entry;
-pub mod etag;
+pub mod limits;
 mod page;
 mod patch;
+mod precondition;
 mod search;
 mod validation;
 
@@ -13,6 +14,7 @@ pub use entry::{
     Timestamp, now,
 };
 pub use page::{Cursors, InvalidCursor, Page, PageRequest, Position, SortValue};
-pub use patch::merge_patch;
+pub use patch::EntryPatch;
+pub use precondition::{Comparison, Precondition, Tag};
 pub use search::{Filter, Sort, SortKey, TermKind, fold};
 pub use validation::{FieldError, ValidationErrors};

@@ -173,6 +173,50 @@ pub struct Sort {
     pub descending: bool,
 }
 
+impl Sort {
+    /// Every order a listing offers, under the name clients ask for it by: the field, with `-`
+    /// in front for descending.
+    pub const NAMED: [(&'static str, Sort); 6] = [
+        ("full_name", Sort::ascending(SortKey::FullName)),
+        ("-full_name", Sort::descending(SortKey::FullName)),
+        ("created_at", Sort::ascending(SortKey::CreatedAt)),
+        ("-created_at", Sort::descending(SortKey::CreatedAt)),
+        ("updated_at", Sort::ascending(SortKey::UpdatedAt)),
+        ("-updated_at", Sort::descending(SortKey::UpdatedAt)),
+    ];
+
+    const fn ascending(key: SortKey) -> Self {
+        Self {
+            key,
+            descending: false,
+        }
+    }
+
+    const fn descending(key: SortKey) -> Self {
+        Self {
+            key,
+            descending: true,
+        }
+    }
+
+    /// The order called `name`, if there is one.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::NAMED
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, sort)| *sort)
+    }
+
+    /// The name clients ask for this order by.
+    pub fn name(self) -> &'static str {
+        Self::NAMED
+            .iter()
+            .find(|(_, sort)| *sort == self)
+            .map(|(name, _)| *name)
+            .expect("every order has a name")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -228,6 +272,16 @@ mod tests {
         assert!(Filter::new(None, Some("LONDON"), Some("united kingdom")).matches(&terms));
         assert!(!Filter::new(None, Some("Lond"), None).matches(&terms));
         assert!(!Filter::new(None, None, Some("France")).matches(&terms));
+    }
+
+    #[test]
+    fn every_order_has_one_name_and_the_default_is_oldest_first() {
+        for (name, sort) in Sort::NAMED {
+            assert_eq!(Sort::named(name), Some(sort));
+            assert_eq!(sort.name(), name);
+        }
+        assert_eq!(Sort::default().name(), "created_at");
+        assert_eq!(Sort::named("name"), None);
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Turning untrusted JSON into an [`EntryContent`], reporting every broken rule at once.
+//! Turning untrusted JSON into an [`EntryContent`] or an [`EntryPatch`], reporting every broken
+//! rule at once.
 //!
-//! The limits here are the ones `openapi/addressbook.yaml` declares; the contract tests check
-//! that the two agree. Validation walks a `serde_json::Value` by hand rather than deriving
-//! `Deserialize`, because serde stops at the first error and cannot tell a client *all* the
-//! fields it has to fix.
+//! The limits are those of [`super::limits`], which the API also declares in its schema types.
+//! Validation walks a `serde_json::Value` by hand rather than deriving `Deserialize`, because
+//! serde stops at the first error and cannot tell a client *all* the fields it has to fix.
 
 use std::fmt;
 
@@ -12,8 +12,17 @@ use serde_json::{Map, Value};
 use super::entry::{
     AddressKind, EmailAddress, EntryContent, PhoneKind, PhoneNumber, PostalAddress,
 };
+use super::limits::{COUNTRY_CODE_MAX, COUNTRY_CODE_MIN, MAX_ITEMS, chars, digits, is_control};
+use super::patch::EntryPatch;
 
-const MAX_ITEMS: usize = 20;
+/// The members of an entry a client writes.
+const ENTRY_FIELDS: &[&str] = &[
+    "full_name",
+    "addresses",
+    "phone_numbers",
+    "fax_numbers",
+    "emails",
+];
 
 /// One rule broken by one member of the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,12 +50,17 @@ impl std::error::Error for ValidationErrors {}
 impl EntryContent {
     /// Checks `value` against the entry's rules and builds the entry from it.
     pub fn from_json(value: &Value) -> Result<Self, ValidationErrors> {
-        let mut check = Checker::default();
-        let content = check.entry(value);
-        match content {
-            Some(content) if check.errors.is_empty() => Ok(content),
-            _ => Err(ValidationErrors(check.errors)),
-        }
+        Checker::run(value, Checker::entry)
+    }
+}
+
+impl EntryPatch {
+    /// Checks a JSON merge patch (RFC 7396) on its own, before any entry is read: every member
+    /// it sets must be valid as it stands, so that applying it to a valid entry always gives a
+    /// valid entry. A member set to `null` removes it: allowed for the lists (they become
+    /// empty), refused for `full_name`, and a no-op for a member no entry has.
+    pub fn from_json(value: &Value) -> Result<Self, ValidationErrors> {
+        Checker::run(value, Checker::patch)
     }
 }
 
@@ -77,6 +91,17 @@ const fn optional(max_chars: usize) -> Text {
 }
 
 impl Checker {
+    fn run<T>(
+        value: &Value,
+        check: fn(&mut Self, &Value) -> Option<T>,
+    ) -> Result<T, ValidationErrors> {
+        let mut checker = Checker::default();
+        match check(&mut checker, value) {
+            Some(valid) if checker.errors.is_empty() => Ok(valid),
+            _ => Err(ValidationErrors(checker.errors)),
+        }
+    }
+
     fn fail(&mut self, pointer: String, reason: impl Into<String>) {
         self.errors.push(FieldError {
             pointer,
@@ -85,15 +110,8 @@ impl Checker {
     }
 
     fn entry(&mut self, value: &Value) -> Option<EntryContent> {
-        const FIELDS: &[&str] = &[
-            "full_name",
-            "addresses",
-            "phone_numbers",
-            "fax_numbers",
-            "emails",
-        ];
-        let obj = self.object(value, "", FIELDS)?;
-        let full_name = self.text(obj, "", "full_name", required(200));
+        let obj = self.object(value, "", ENTRY_FIELDS)?;
+        let full_name = self.text(obj, "", "full_name", required(chars::FULL_NAME));
         let addresses = self.list(obj, "", "addresses", Self::address);
         let phone_numbers = self.list(obj, "", "phone_numbers", Self::phone);
         let fax_numbers = self.list(obj, "", "fax_numbers", Self::phone);
@@ -105,6 +123,51 @@ impl Checker {
             fax_numbers,
             emails,
         })
+    }
+
+    fn patch(&mut self, value: &Value) -> Option<EntryPatch> {
+        let Some(obj) = value.as_object() else {
+            self.fail(
+                String::new(),
+                format!("must be an object, not {}", type_name(value)),
+            );
+            return None;
+        };
+        // Removing a member no entry has changes nothing (RFC 7396), so only a value is refused.
+        for (key, _) in obj
+            .iter()
+            .filter(|(key, value)| !ENTRY_FIELDS.contains(&key.as_str()) && !value.is_null())
+        {
+            self.fail(child("", key), "is not a known property");
+        }
+        let full_name = match obj.get("full_name") {
+            None => None,
+            Some(Value::Null) => {
+                self.fail(child("", "full_name"), "is required; it cannot be removed");
+                None
+            }
+            Some(_) => self.text(obj, "", "full_name", required(chars::FULL_NAME)),
+        };
+        Some(EntryPatch {
+            full_name,
+            addresses: self.patched_list(obj, "addresses", Self::address),
+            phone_numbers: self.patched_list(obj, "phone_numbers", Self::phone),
+            fax_numbers: self.patched_list(obj, "fax_numbers", Self::phone),
+            emails: self.patched_list(obj, "emails", Self::email),
+        })
+    }
+
+    /// A list member of a patch: left as it is when absent, emptied by `null`, else replaced.
+    fn patched_list<T>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        item: fn(&mut Self, &Value, &str) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        match obj.get(key)? {
+            Value::Null => Some(Vec::new()),
+            _ => Some(self.list(obj, "", key, item)),
+        }
     }
 
     fn address(&mut self, value: &Value, at: &str) -> Option<PostalAddress> {
@@ -122,15 +185,15 @@ impl Checker {
         ];
         let obj = self.object(value, at, FIELDS)?;
         let kind = self.kind(obj, at, &AddressKind::ALL);
-        let building_name = self.text(obj, at, "building_name", optional(100));
-        let unit_number = self.text(obj, at, "unit_number", optional(20));
-        let street_number = self.text(obj, at, "street_number", optional(20));
-        let street_name = self.text(obj, at, "street_name", required(200));
-        let locality = self.text(obj, at, "locality", optional(100));
-        let city = self.text(obj, at, "city", optional(100));
-        let province = self.text(obj, at, "province", optional(100));
-        let pincode = self.text(obj, at, "pincode", required(20));
-        let country = self.text(obj, at, "country", required(100));
+        let building_name = self.text(obj, at, "building_name", optional(chars::BUILDING_NAME));
+        let unit_number = self.text(obj, at, "unit_number", optional(chars::UNIT_NUMBER));
+        let street_number = self.text(obj, at, "street_number", optional(chars::STREET_NUMBER));
+        let street_name = self.text(obj, at, "street_name", required(chars::STREET_NAME));
+        let locality = self.text(obj, at, "locality", optional(chars::LOCALITY));
+        let city = self.text(obj, at, "city", optional(chars::CITY));
+        let province = self.text(obj, at, "province", optional(chars::PROVINCE));
+        let pincode = self.text(obj, at, "pincode", required(chars::PINCODE));
+        let country = self.text(obj, at, "country", required(chars::COUNTRY));
         Some(PostalAddress {
             kind,
             building_name,
@@ -150,8 +213,8 @@ impl Checker {
         let obj = self.object(value, at, FIELDS)?;
         let kind = self.kind(obj, at, &PhoneKind::ALL);
         let country_code = self.country_code(obj, at);
-        let area_code = self.digits(obj, at, "area_code", optional(8));
-        let local_number = self.digits(obj, at, "local_number", required(15));
+        let area_code = self.digits(obj, at, "area_code", optional(digits::AREA_CODE));
+        let local_number = self.digits(obj, at, "local_number", required(digits::LOCAL_NUMBER));
         Some(PhoneNumber {
             kind,
             country_code: country_code?,
@@ -170,8 +233,11 @@ impl Checker {
                 self.fail(pointer, "is required");
                 None
             }
-            Some(Value::String(s)) if s.chars().count() > 254 => {
-                self.fail(pointer, "must be at most 254 characters long");
+            Some(Value::String(s)) if s.chars().count() > chars::EMAIL => {
+                self.fail(
+                    pointer,
+                    format!("must be at most {} characters long", chars::EMAIL),
+                );
                 None
             }
             Some(Value::String(s)) if !email_address::EmailAddress::is_valid(s) => {
@@ -286,9 +352,12 @@ impl Checker {
         let pointer = child(at, "country_code");
         match obj.get("country_code") {
             None => self.fail(pointer, "is required"),
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(code @ 1..=999) => return u16::try_from(code).ok(),
-                _ => self.fail(pointer, "must be an integer from 1 to 999"),
+            Some(Value::Number(n)) => match n.as_u64().and_then(|n| u16::try_from(n).ok()) {
+                Some(code @ COUNTRY_CODE_MIN..=COUNTRY_CODE_MAX) => return Some(code),
+                _ => self.fail(
+                    pointer,
+                    format!("must be an integer from {COUNTRY_CODE_MIN} to {COUNTRY_CODE_MAX}"),
+                ),
             },
             Some(other) => self.fail(
                 pointer,
@@ -349,12 +418,6 @@ impl Checker {
             }
         }
     }
-}
-
-/// The characters the contract's text pattern refuses (U+0000..U+001F and U+007F). They have no
-/// place in a name or an address, and PostgreSQL cannot store U+0000 at all.
-fn is_control(c: char) -> bool {
-    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}')
 }
 
 /// White space as the contract's pattern (`\s`, ECMAScript's definition) means it, which is not

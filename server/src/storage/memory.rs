@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{ClaimRequest, KeyClaim, Storage, StorageError, Write};
+use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
 use crate::domain::{Entry, EntryContent, PageRequest, Position, TermKind, Timestamp};
 
 #[derive(Default)]
@@ -73,13 +73,20 @@ fn precondition(state: &State, id: Uuid, expected: Option<i64>) -> Option<Write<
 
 #[async_trait]
 impl Storage for MemoryStorage {
-    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError> {
+    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
         let mut state = self.write();
-        if let Some(record) = key.and_then(|key| state.keys.get_mut(key)) {
-            record.created = Some(entry.clone());
+        if let Some(claim) = claim {
+            match state.keys.get_mut(&claim.key) {
+                Some(record)
+                    if record.created.is_none() && record.claimed_at == claim.claimed_at =>
+                {
+                    record.created = Some(entry.clone());
+                }
+                _ => return Ok(Insert::ClaimLost),
+            }
         }
         state.entries.insert(entry.id, Stored::new(entry.clone()));
-        Ok(())
+        Ok(Insert::Stored)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
@@ -167,17 +174,20 @@ impl Storage for MemoryStorage {
             created: None,
         };
         state.keys.insert(claim.key.to_owned(), record);
-        Ok(KeyClaim::Claimed)
+        Ok(KeyClaim::Claimed(Claim {
+            key: claim.key.to_owned(),
+            claimed_at: claim.now,
+        }))
     }
 
-    async fn release_key(&self, key: &str) -> Result<(), StorageError> {
+    async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
         let mut state = self.write();
         if state
             .keys
-            .get(key)
-            .is_some_and(|record| record.created.is_none())
+            .get(&claim.key)
+            .is_some_and(|record| record.created.is_none() && record.claimed_at == claim.claimed_at)
         {
-            state.keys.remove(key);
+            state.keys.remove(&claim.key);
         }
         Ok(())
     }

@@ -49,11 +49,28 @@ pub enum Write<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyClaim {
     /// The key is now this request's: go ahead, then complete it with the insert.
-    Claimed,
+    Claimed(Claim),
     /// Another request holds the key and has not finished.
     InFlight,
     /// A request with this key created this entry (as it was when created).
     Completed(Entry),
+}
+
+/// One request's claim on an idempotency key: the key and when it was claimed, which tells this
+/// claim from a later one that took the key over after this one went stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub key: String,
+    pub claimed_at: Timestamp,
+}
+
+/// What storing a new entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    Stored,
+    /// The claim the insert was to complete is no longer this request's (another request took
+    /// the key over after it went stale): nothing was stored.
+    ClaimLost,
 }
 
 /// A request to claim `key`, made at `now`.
@@ -69,9 +86,9 @@ pub struct ClaimRequest<'a> {
 
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
-    /// Stores a new entry (at version 1) and indexes its search terms. With `key`, also completes
-    /// that claimed idempotency key, in the same transaction: either both happen or neither.
-    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError>;
+    /// Stores a new entry (at version 1) and indexes its search terms. With `claim`, also completes
+    /// that idempotency claim, in the same transaction: either both happen or neither.
+    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError>;
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError>;
 
@@ -97,8 +114,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Claims an idempotency key for one create request.
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError>;
 
-    /// Gives up a claimed key whose request failed, so a retry can claim it.
-    async fn release_key(&self, key: &str) -> Result<(), StorageError>;
+    /// Gives up a claim whose request failed, so a retry can claim the key; a claim that was
+    /// completed, or taken over since, stays.
+    async fn release_key(&self, claim: &Claim) -> Result<(), StorageError>;
 
     /// Forgets keys that expired before `now`; returns how many.
     async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError>;

@@ -12,7 +12,9 @@ use sqlx::{AssertSqlSafe, Postgres};
 use uuid::Uuid;
 
 use super::sql::{self, Arg};
-use super::{ClaimRequest, KeyClaim, Storage, StorageError, Write, migrations::Migrations};
+use super::{
+    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
+};
 use crate::config::PostgresSettings;
 use crate::domain::{Entry, EntryContent, PageRequest, Timestamp};
 
@@ -142,7 +144,7 @@ impl PostgresStorage {
 
 #[async_trait]
 impl Storage for PostgresStorage {
-    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError> {
+    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(sql::INSERT_ENTRY)
             .bind(entry.id)
@@ -160,22 +162,23 @@ impl Storage for PostgresStorage {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        if let Some(key) = key {
+        if let Some(claim) = claim {
             let done = sqlx::query(sql::COMPLETE_KEY)
-                .bind(key)
+                .bind(&claim.key)
                 .bind(entry.id)
                 .bind(entry.created_at)
                 .bind(Json(&entry.content))
+                .bind(claim.claimed_at)
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
             if done.rows_affected() == 0 {
-                return Err(StorageError::Unavailable(
-                    "the idempotency key's claim was taken over".into(),
-                ));
+                // Dropping the transaction rolls the insert back.
+                return Ok(Insert::ClaimLost);
             }
         }
-        tx.commit().await.map_err(classify)
+        tx.commit().await.map_err(classify)?;
+        Ok(Insert::Stored)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
@@ -265,7 +268,10 @@ impl Storage for PostgresStorage {
             .await
             .map_err(classify)?;
         if claimed.is_some() {
-            return Ok(KeyClaim::Claimed);
+            return Ok(KeyClaim::Claimed(Claim {
+                key: claim.key.to_owned(),
+                claimed_at: claim.now,
+            }));
         }
         let row: Option<(Option<Uuid>, Option<Timestamp>, Option<Json<EntryContent>>)> =
             sqlx::query_as(sql::READ_KEY)
@@ -286,9 +292,10 @@ impl Storage for PostgresStorage {
         })
     }
 
-    async fn release_key(&self, key: &str) -> Result<(), StorageError> {
+    async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
         sqlx::query(sql::RELEASE_KEY)
-            .bind(key)
+            .bind(&claim.key)
+            .bind(claim.claimed_at)
             .execute(&self.pool)
             .await
             .map_err(classify)?;

@@ -124,10 +124,12 @@ pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (key, claimed_at, expi
 pub const READ_KEY: &str =
     "SELECT entry_id, entry_created_at, content FROM idempotency_keys WHERE key = $1";
 
+/// Completes the claim made at `$5`; a claim taken over since has another `claimed_at`.
 pub const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET entry_id = $2, entry_created_at = $3, content = $4 \
-     WHERE key = $1 AND entry_id IS NULL";
+     WHERE key = $1 AND entry_id IS NULL AND claimed_at = $5";
 
-pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys WHERE key = $1 AND entry_id IS NULL";
+pub const RELEASE_KEY: &str =
+    "DELETE FROM idempotency_keys WHERE key = $1 AND entry_id IS NULL AND claimed_at = $2";
 
 pub const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
 

@@ -19,7 +19,9 @@ use sqlx::{AssertSqlSafe, Sqlite};
 use uuid::Uuid;
 
 use super::sql::{self, Arg};
-use super::{ClaimRequest, KeyClaim, Storage, StorageError, Write, migrations::Migrations};
+use super::{
+    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
+};
 use crate::config::SqliteSettings;
 use crate::domain::{Entry, EntryContent, PageRequest, Timestamp};
 
@@ -174,7 +176,7 @@ impl SqliteStorage {
 
 #[async_trait]
 impl Storage for SqliteStorage {
-    async fn insert(&self, entry: &Entry, key: Option<&str>) -> Result<(), StorageError> {
+    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(sql::INSERT_ENTRY)
             .bind(entry.id)
@@ -192,22 +194,23 @@ impl Storage for SqliteStorage {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        if let Some(key) = key {
+        if let Some(claim) = claim {
             let done = sqlx::query(sql::COMPLETE_KEY)
-                .bind(key)
+                .bind(&claim.key)
                 .bind(entry.id)
                 .bind(entry.created_at.timestamp_micros())
                 .bind(Json(&entry.content))
+                .bind(claim.claimed_at.timestamp_micros())
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
             if done.rows_affected() == 0 {
-                return Err(StorageError::Unavailable(
-                    "the idempotency key's claim was taken over".into(),
-                ));
+                // Dropping the transaction rolls the insert back.
+                return Ok(Insert::ClaimLost);
             }
         }
-        tx.commit().await.map_err(classify)
+        tx.commit().await.map_err(classify)?;
+        Ok(Insert::Stored)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
@@ -293,7 +296,10 @@ impl Storage for SqliteStorage {
             .await
             .map_err(classify)?;
         if claimed.is_some() {
-            return Ok(KeyClaim::Claimed);
+            return Ok(KeyClaim::Claimed(Claim {
+                key: claim.key.to_owned(),
+                claimed_at: claim.now,
+            }));
         }
         let row: Option<(Option<Uuid>, Option<i64>, Option<Json<EntryContent>>)> =
             sqlx::query_as(sql::READ_KEY)
@@ -317,9 +323,10 @@ impl Storage for SqliteStorage {
         })
     }
 
-    async fn release_key(&self, key: &str) -> Result<(), StorageError> {
+    async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
         sqlx::query(sql::RELEASE_KEY)
-            .bind(key)
+            .bind(&claim.key)
+            .bind(claim.claimed_at.timestamp_micros())
             .execute(&self.pool)
             .await
             .map_err(classify)?;
