@@ -13,6 +13,7 @@ contract_tests::engines!(
     a_repeat_with_the_same_key_and_body_gets_the_original_201_and_creates_nothing,
     the_same_key_with_another_body_gets_422_and_creates_nothing,
     a_repeat_while_the_first_is_in_flight_gets_409_then_the_original_201,
+    a_create_whose_key_was_taken_over_gets_409_and_creates_nothing,
     a_key_whose_request_was_refused_can_be_used_again,
     an_empty_or_overlong_key_is_refused,
     concurrent_creates_with_one_key_create_one_entry,
@@ -250,6 +251,42 @@ async fn a_repeat_while_the_first_is_in_flight_gets_409_then_the_original_201(st
     );
     expect_replay(&repeat, &first);
     assert_eq!(fixtures::list_all(&server.client()).await.len(), 1);
+}
+
+async fn a_create_whose_key_was_taken_over_gets_409_and_creates_nothing(store: Store) {
+    // Arrange: a server that takes a key over after a second, and a create holding its key with
+    // its body half-sent for longer than that.
+    let server = store
+        .start_with(&[("ADDRESSBOOK_API__IDEMPOTENCY_TAKEOVER_SECS", "1")])
+        .await;
+    let key = new_key();
+    let slow = full_entry("Slow Sender");
+    let held = HeldCreate::claim(&server, &key, &slow).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    // Act: a repeat takes the abandoned-looking key over and creates its entry; then the slow
+    // create finishes sending.
+    let fast = minimal_entry("Fast Sender");
+    let takeover = writes::create(&server, &fast, &[(IDEMPOTENCY_KEY, &key)]).await;
+    let late = held.finish().await;
+
+    // Assert: the late one is told what happened and created nothing; the key is the repeat's.
+    let created = takeover.expect_json(201);
+    let problem = late.expect_problem(409);
+    assert_eq!(
+        problem.problem_type(),
+        "/problems/idempotency-claim-lost",
+        "{late:?}"
+    );
+    let all = fixtures::list_all(&server.client()).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        all[0].id.to_string(),
+        created["id"].as_str().expect("an id")
+    );
+    let repeat = writes::create(&server, &fast, &[(IDEMPOTENCY_KEY, &key)]).await;
+    expect_replay(&repeat, &takeover);
+    expect_key_reused(&writes::create(&server, &slow, &[(IDEMPOTENCY_KEY, &key)]).await);
 }
 
 async fn a_key_whose_request_was_refused_can_be_used_again(store: Store) {

@@ -27,6 +27,11 @@ contract_tests::engines!(
 /// them; everything else must be exercised here.
 const NOT_TRIGGERABLE_ON_A_HEALTHY_SERVER: [u16; 2] = [500, 503];
 
+/// Responses that need other writers to win a race every time: a PATCH re-applied on top of
+/// five concurrent writes in a row gives up with 409. `server/tests/declared_statuses.rs` draws
+/// it out in-process, with storage whose every write conflicts.
+const NEEDS_A_LOST_RACE: [(&str, &str, u16); 1] = [("PATCH", "/addresses/{id}", 409)];
+
 /// Which entry a case's path names.
 #[derive(Debug, Clone, Copy)]
 enum Id {
@@ -175,11 +180,14 @@ fn cases() -> Vec<Case> {
         case("GET", "/addresses/{id}", Body::None, 200),
         case("GET", "/addresses/{id}", Body::None, 304)
             .header(IF_NONE_MATCH, HeaderValue::CurrentTag),
+        case("GET", "/addresses/{id}", Body::None, 400)
+            .header(IF_NONE_MATCH, HeaderValue::Text("3")),
         case("GET", "/addresses/{id}", Body::None, 404).on(Id::Missing),
         // replaceAddress
         case("PUT", "/addresses/{id}", valid(), 204),
         case("PUT", "/addresses/{id}", valid(), 204).header(IF_MATCH, HeaderValue::CurrentTag),
         case("PUT", "/addresses/{id}", invalid(), 400),
+        case("PUT", "/addresses/{id}", valid(), 400).header(IF_MATCH, HeaderValue::Text("3")),
         case("PUT", "/addresses/{id}", valid(), 404).on(Id::Missing),
         case("PUT", "/addresses/{id}", valid(), 412).header(IF_MATCH, STALE_TAG),
         case("PUT", "/addresses/{id}", oversized(), 413),
@@ -216,6 +224,9 @@ fn cases() -> Vec<Case> {
             .header(IF_MATCH, HeaderValue::CurrentTag)
             .requiring_if_match(),
         // deleteAddress
+        case("DELETE", "/addresses/{id}", Body::None, 400)
+            .on(Id::Doomed)
+            .header(IF_MATCH, HeaderValue::Text("\"1\" \"2\"")),
         case("DELETE", "/addresses/{id}", Body::None, 412)
             .on(Id::Doomed)
             .header(IF_MATCH, STALE_TAG),
@@ -317,6 +328,11 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
     let missing_cases: Vec<String> = declared
         .iter()
         .filter(|r| !NOT_TRIGGERABLE_ON_A_HEALTHY_SERVER.contains(&r.status))
+        .filter(|r| {
+            !NEEDS_A_LOST_RACE.iter().any(|&(method, path, status)| {
+                (method, path, status) == (&*r.method, &*r.path, r.status)
+            })
+        })
         .filter(|r| !exercised.contains(r))
         .map(ToString::to_string)
         .collect();
