@@ -128,15 +128,26 @@ pub enum Engine {
 pub struct SqliteSettings {
     /// The database file; created, with its directory, on first start.
     pub path: PathBuf,
-    /// How long a write waits for another connection's write lock before failing.
+    /// How long a write waits for a lock another process holds on the database before failing.
     pub busy_timeout_ms: u64,
+    /// Whether a commit waits for the disk: `full` (a 2xx means the write survives power loss)
+    /// or `off` (for measuring what durability costs; never in production).
+    pub synchronous: Synchronous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Full,
+    Off,
 }
 
 impl Default for SqliteSettings {
     fn default() -> Self {
         Self {
             path: PathBuf::from("var/addressbook.db"),
-            busy_timeout_ms: 5_000,
+            busy_timeout_ms: 1_000,
+            synchronous: Synchronous::Full,
         }
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Comparison, Entry, EntryContent, EntryPatch, Page, PageRequest, Position, Precondition,
-    ValidationErrors,
+    self, Comparison, Entry, EntryContent, EntryDocument, EntryPatch, Page, PageRequest, Position,
+    Precondition, ValidationErrors,
 };
 use crate::storage::{
     BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, Storage, StorageError, Write,
@@ -37,6 +37,9 @@ pub enum ServiceError {
     /// Storage cannot do it now; the same request may succeed later.
     #[error("storage is unavailable")]
     Unavailable(#[source] BoxError),
+    /// The disk is full: no write succeeds until space is freed.
+    #[error("storage is full")]
+    StorageFull(#[source] BoxError),
     /// A bug, corrupt data, a broken invariant.
     #[error("storage failed")]
     Internal(#[source] BoxError),
@@ -46,7 +49,19 @@ impl From<StorageError> for ServiceError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::Unavailable(cause) => Self::Unavailable(cause),
+            StorageError::Full(cause) => Self::StorageFull(cause),
             StorageError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl ServiceError {
+    /// A read that storage could not do for want of space (a sort spilling to a full disk) is
+    /// refused like any other passing trouble: "the disk is full" is an answer about writes.
+    fn of_read(err: StorageError) -> Self {
+        match err {
+            StorageError::Full(cause) => Self::Unavailable(cause),
+            err => err.into(),
         }
     }
 }
@@ -189,9 +204,21 @@ impl AddressBook {
         Ok(self.storage.purge_keys(domain::now()).await?)
     }
 
+    /// The entry as stored, ready to be sent.
     #[tracing::instrument(skip(self), err(level = "debug"))]
-    pub async fn get(&self, id: Uuid) -> Result<Entry, ServiceError> {
-        self.storage.get(id).await?.ok_or(ServiceError::NotFound)
+    pub async fn get(&self, id: Uuid) -> Result<EntryDocument, ServiceError> {
+        self.storage
+            .get(id)
+            .await
+            .map_err(ServiceError::of_read)?
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// The entry with its content parsed, to change it.
+    async fn current(&self, id: Uuid) -> Result<Entry, ServiceError> {
+        self.get(id).await?.entry().map_err(|err| {
+            ServiceError::Internal(format!("entry {id} holds bad JSON: {err}").into())
+        })
     }
 
     /// The version a write must find to satisfy `precondition`: `None` writes whatever is there.
@@ -256,7 +283,7 @@ impl AddressBook {
             return Err(ServiceError::PreconditionRequired);
         }
         for _ in 0..PATCH_ATTEMPTS {
-            let current = self.get(id).await?;
+            let current = self.current(id).await?;
             if precondition.is_some_and(|p| !p.matches(current.version, Comparison::Strong)) {
                 return Err(ServiceError::PreconditionFailed);
             }
@@ -294,7 +321,8 @@ impl AddressBook {
                 limit: limit + 1,
                 ..request.clone()
             })
-            .await?;
+            .await
+            .map_err(ServiceError::of_read)?;
         let next = if items.len() > limit {
             items.truncate(limit);
             items
@@ -308,7 +336,7 @@ impl AddressBook {
 
     /// Succeeds when the book can serve requests now.
     pub async fn check_ready(&self) -> Result<(), ServiceError> {
-        Ok(self.storage.ping().await?)
+        self.storage.ping().await.map_err(ServiceError::of_read)
     }
 }
 

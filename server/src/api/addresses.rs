@@ -1,12 +1,12 @@
 //! `/addresses` and `/addresses/{id}`: create, read, replace, patch, delete and list entries.
 
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::body::{EntryBody, PatchBody};
 use super::declared::{ApiResult, error_set};
+use super::document::JsonDocument;
 use super::headers::{EntityTags, IdempotencyKey, OptionalHeader, entity_tag};
 use super::params::{CursorText, EntryId, PageLimit, SearchText, SortOrder};
 use super::problem::ApiError;
@@ -24,7 +24,10 @@ pub struct AddressesApi {
 pub enum ListResponse {
     /// One page of entries.
     #[oai(status = 200)]
-    Page(Json<EntryPage>, #[oai(header = "Link")] Option<String>),
+    Page(
+        JsonDocument<EntryPage>,
+        #[oai(header = "Link")] Option<String>,
+    ),
 }
 
 #[derive(ApiResponse)]
@@ -32,7 +35,7 @@ pub enum CreateResponse {
     /// The entry was stored.
     #[oai(status = 201)]
     Created(
-        Json<Entry>,
+        JsonDocument<Entry>,
         #[oai(header = "Location")] String,
         #[oai(header = "ETag")] String,
     ),
@@ -42,7 +45,7 @@ pub enum CreateResponse {
 pub enum GetResponse {
     /// The entry.
     #[oai(status = 200)]
-    Found(Json<Entry>, #[oai(header = "ETag")] String),
+    Found(JsonDocument<Entry>, #[oai(header = "ETag")] String),
     /// The entry has not changed since the ETag in If-None-Match.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -59,7 +62,7 @@ pub enum ReplaceResponse {
 pub enum PatchResponse {
     /// The entry as changed.
     #[oai(status = 200)]
-    Patched(Json<Entry>, #[oai(header = "ETag")] String),
+    Patched(JsonDocument<Entry>, #[oai(header = "ETag")] String),
 }
 
 #[derive(ApiResponse)]
@@ -80,7 +83,8 @@ error_set!(CreateErrors:
     415 => "The body is not JSON.",
     422 => "This Idempotency-Key was used with another body.",
     500 => "An unexpected failure.",
-    503 => "Storage cannot be reached right now.");
+    503 => "Storage cannot be reached right now.",
+    507 => "The disk is full.");
 error_set!(GetErrors:
     400 => "If-None-Match is malformed.",
     404 => "No entry has this id.",
@@ -94,7 +98,8 @@ error_set!(ReplaceErrors:
     415 => "The body is not JSON.",
     428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
-    503 => "Storage cannot be reached right now.");
+    503 => "Storage cannot be reached right now.",
+    507 => "The disk is full.");
 error_set!(PatchErrors:
     400 => "The body is not a valid merge patch of an entry, or If-Match is malformed.",
     404 => "No entry has this id.",
@@ -104,14 +109,16 @@ error_set!(PatchErrors:
     415 => "The body is not a merge patch.",
     428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
-    503 => "Storage cannot be reached right now.");
+    503 => "Storage cannot be reached right now.",
+    507 => "The disk is full.");
 error_set!(DeleteErrors:
     400 => "If-Match is malformed.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     428 => "This server requires If-Match on writes.",
     500 => "An unexpected failure.",
-    503 => "Storage cannot be reached right now.");
+    503 => "Storage cannot be reached right now.",
+    507 => "The disk is full.");
 
 /// The `Link` header of a page: the next page's URL, repeating the request's own parameters as the
 /// client sent them, so following it needs no knowledge of the API.
@@ -136,7 +143,7 @@ fn next_link(
 
 fn created(entry: &domain::Entry) -> CreateResponse {
     CreateResponse::Created(
-        Json(Entry::from(entry)),
+        JsonDocument::new_entry(entry),
         format!("/addresses/{}", entry.id),
         entity_tag(entry.version),
     )
@@ -193,10 +200,7 @@ impl AddressesApi {
             .as_deref()
             .map(|cursor| next_link(limit, cursor, search, requested_sort));
         Ok(ListResponse::Page(
-            Json(EntryPage {
-                items: page.items.iter().map(Entry::from).collect(),
-                next_cursor,
-            }),
+            JsonDocument::page(&page.items, next_cursor.as_deref()),
             link,
         ))
     }
@@ -237,7 +241,7 @@ impl AddressesApi {
         {
             return Ok(GetResponse::NotModified(tag));
         }
-        Ok(GetResponse::Found(Json(Entry::from(&entry)), tag))
+        Ok(GetResponse::Found(JsonDocument::entry(&entry), tag))
     }
 
     /// Replace an entry
@@ -281,7 +285,7 @@ impl AddressesApi {
         let precondition = if_match.0.map(|tags| tags.0);
         let entry = self.book.patch(id, &patch, precondition.as_ref()).await?;
         Ok(PatchResponse::Patched(
-            Json(Entry::from(&entry)),
+            JsonDocument::new_entry(&entry),
             entity_tag(entry.version),
         ))
     }

@@ -7,7 +7,9 @@ use std::marker::PhantomData;
 
 use poem_openapi::ApiResponse;
 use poem_openapi::payload::Payload;
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
 use poem_openapi::types::Type;
 
 use super::problem::{ApiError, ProblemJson};
@@ -61,7 +63,7 @@ impl<S: ErrorSet> ApiResponse for Declared<S> {
                         content_type: ProblemJson::<Problem>::CONTENT_TYPE,
                         schema: Problem::schema_ref(),
                     }],
-                    headers: vec![],
+                    headers: headers_of(status),
                 })
                 .collect(),
         }
@@ -70,6 +72,20 @@ impl<S: ErrorSet> ApiResponse for Declared<S> {
     fn register(registry: &mut Registry) {
         Problem::register(registry);
     }
+}
+
+/// The headers a problem of `status` carries: a 503 says when to retry.
+fn headers_of(status: u16) -> Vec<MetaHeader> {
+    if status != 503 {
+        return Vec::new();
+    }
+    vec![MetaHeader {
+        name: "Retry-After".to_owned(),
+        description: Some("Seconds to wait before retrying.".to_owned()),
+        required: true,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("integer", "int32"))),
+    }]
 }
 
 impl<S: ErrorSet> From<Declared<S>> for poem::Error {

@@ -8,6 +8,7 @@ mod constrained;
 mod context;
 mod contract;
 pub(crate) mod declared;
+mod document;
 mod headers;
 mod health;
 mod params;

@@ -28,7 +28,13 @@ pub struct ApiError {
     errors: Vec<InvalidField>,
     /// The internal cause of a 5xx: logged, and shown to clients only in debug mode.
     cause: Option<Box<dyn StdError + Send + Sync>>,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    retry_after: Option<u32>,
 }
+
+/// How long a client should wait before retrying a request refused with 503: storage faults
+/// this service recovers from (a lock held by another process, a connection lost) last seconds.
+pub const RETRY_AFTER_SECS: u32 = 1;
 
 impl ApiError {
     fn new(
@@ -44,6 +50,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             cause: None,
+            retry_after: None,
         }
     }
 
@@ -222,7 +229,20 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "service-unavailable",
             "Service Unavailable",
-            "Storage cannot be reached right now; retrying later is safe.",
+            "Storage cannot take this request right now, and nothing was written; retrying after \
+             Retry-After seconds is safe.",
+        );
+        err.cause = Some(cause.into());
+        err.retry_after = Some(RETRY_AFTER_SECS);
+        err
+    }
+
+    pub fn insufficient_storage(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        let mut err = Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient-storage",
+            "Insufficient Storage",
+            "The server's disk is full, so nothing was written; retry once space has been freed.",
         );
         err.cause = Some(cause.into());
         err
@@ -293,6 +313,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::KeyReused => Self::idempotency_key_reused(),
             ServiceError::KeyTakenOver => Self::idempotency_claim_lost(),
             err @ ServiceError::Unavailable(_) => Self::unavailable(err),
+            err @ ServiceError::StorageFull(_) => Self::insufficient_storage(err),
             err @ ServiceError::Internal(_) => Self::internal(err),
         }
     }
@@ -341,6 +362,11 @@ impl ApiError {
                 header::ALLOW,
                 allow.parse().expect("method names are valid header text"),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
         }
         response
     }

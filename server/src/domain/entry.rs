@@ -39,6 +39,89 @@ impl Entry {
     }
 }
 
+/// An entry as storage keeps it: what the service assigned, and the content as the JSON object it
+/// was stored as. Reads serve it as it is: [`EntryDocument::to_json`] writes the entry as clients
+/// see it around that text, without parsing it and writing it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDocument {
+    pub id: Uuid,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The key the name orders sort by ([`EntryContent::sort_name`]).
+    pub sort_name: String,
+    /// An [`EntryContent`] as a JSON object.
+    pub content: String,
+}
+
+impl EntryDocument {
+    pub fn of(entry: &Entry) -> Self {
+        Self {
+            id: entry.id,
+            version: entry.version,
+            created_at: entry.created_at,
+            updated_at: entry.updated_at,
+            sort_name: entry.content.sort_name(),
+            content: entry.content.to_json(),
+        }
+    }
+
+    /// The entry, its content parsed.
+    pub fn entry(&self) -> Result<Entry, serde_json::Error> {
+        Ok(Entry {
+            id: self.id,
+            version: self.version,
+            content: serde_json::from_str(&self.content)?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    /// The entry as one JSON object: `id`, the members of the content, `created_at` and
+    /// `updated_at`.
+    pub fn to_json(&self) -> String {
+        let members = self
+            .content
+            .trim()
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+            .map(str::trim)
+            .unwrap_or_default();
+        let mut json = String::with_capacity(self.content.len() + 128);
+        json.push_str("{\"id\":\"");
+        json.push_str(
+            self.id
+                .as_hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer()),
+        );
+        json.push_str("\",");
+        if !members.is_empty() {
+            json.push_str(members);
+            json.push(',');
+        }
+        for (name, time) in [
+            ("created_at", self.created_at),
+            ("updated_at", self.updated_at),
+        ] {
+            json.push('"');
+            json.push_str(name);
+            json.push_str("\":\"");
+            json.push_str(&time.to_rfc3339());
+            json.push_str("\",");
+        }
+        json.pop();
+        json.push('}');
+        json
+    }
+}
+
+impl EntryContent {
+    /// The content as the JSON object it is stored as.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an entry's content always serializes")
+    }
+}
+
 /// Everything a client writes about a person. What a client sends becomes one only through
 /// [`EntryContent::from_json`] (or [`EntryContent::patched`] with a checked patch), which enforce
 /// the entry's rules; storage engines read back what they stored from such values.

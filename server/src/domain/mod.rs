@@ -10,8 +10,8 @@ mod search;
 mod validation;
 
 pub use entry::{
-    AddressKind, EmailAddress, Entry, EntryContent, PhoneKind, PhoneNumber, PostalAddress,
-    Timestamp, now,
+    AddressKind, EmailAddress, Entry, EntryContent, EntryDocument, PhoneKind, PhoneNumber,
+    PostalAddress, Timestamp, now,
 };
 pub use page::{Cursors, InvalidCursor, Page, PageRequest, Position, SortValue};
 pub use patch::EntryPatch;

@@ -15,7 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::entry::{Entry, Timestamp};
+use super::entry::{EntryDocument, Timestamp};
 use super::search::{Filter, Sort, SortKey};
 
 /// The value of an entry's sort key.
@@ -33,9 +33,9 @@ pub struct Position {
 }
 
 impl Position {
-    pub fn of(entry: &Entry, key: SortKey) -> Self {
+    pub fn of(entry: &EntryDocument, key: SortKey) -> Self {
         let value = match key {
-            SortKey::FullName => SortValue::Text(entry.content.sort_name()),
+            SortKey::FullName => SortValue::Text(entry.sort_name.clone()),
             SortKey::CreatedAt => SortValue::Time(entry.created_at),
             SortKey::UpdatedAt => SortValue::Time(entry.updated_at),
         };
@@ -59,7 +59,7 @@ pub struct PageRequest {
 /// One page of a listing and the position of the next one, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub items: Vec<Entry>,
+    pub items: Vec<EntryDocument>,
     pub next: Option<Position>,
 }
 

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
-use crate::domain::{Entry, EntryContent, PageRequest, Position, TermKind, Timestamp};
+use crate::domain::{
+    Entry, EntryContent, EntryDocument, PageRequest, Position, TermKind, Timestamp,
+};
 
 #[derive(Default)]
 pub struct MemoryStorage {
@@ -24,13 +26,19 @@ struct State {
 
 struct Stored {
     entry: Entry,
+    document: EntryDocument,
     terms: BTreeSet<(TermKind, String)>,
 }
 
 impl Stored {
     fn new(entry: Entry) -> Self {
         let terms = entry.content.search_terms();
-        Self { entry, terms }
+        let document = EntryDocument::of(&entry);
+        Self {
+            entry,
+            document,
+            terms,
+        }
     }
 }
 
@@ -89,12 +97,12 @@ impl Storage for MemoryStorage {
         Ok(Insert::Stored)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
+    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         Ok(self
             .read()
             .entries
             .get(&id)
-            .map(|stored| stored.entry.clone()))
+            .map(|stored| stored.document.clone()))
     }
 
     async fn replace(
@@ -128,14 +136,14 @@ impl Storage for MemoryStorage {
         Ok(Write::Done(()))
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError> {
+    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
         let state = self.read();
         let key = request.sort.key;
-        let mut found: Vec<(Position, &Entry)> = state
+        let mut found: Vec<(Position, &EntryDocument)> = state
             .entries
             .values()
             .filter(|stored| request.filter.matches(&stored.terms))
-            .map(|stored| (Position::of(&stored.entry, key), &stored.entry))
+            .map(|stored| (Position::of(&stored.document, key), &stored.document))
             .filter(|(position, _)| match &request.after {
                 None => true,
                 Some(after) if request.sort.descending => position < after,

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::{Engine, StorageSettings};
-use crate::domain::{Entry, EntryContent, PageRequest, Timestamp};
+use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
 
 pub use memory::MemoryStorage;
 pub use migrations::{MigrationStatus, Migrations};
@@ -27,12 +27,30 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// clients (connection strings and SQL stay on the server).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The storage could not be reached or is overloaded; retrying later may succeed.
+    /// The storage could not be reached, is overloaded, or cannot write just now; retrying later
+    /// may succeed. Nothing was written.
     #[error("storage is unavailable")]
     Unavailable(#[source] BoxError),
+    /// The disk is full; nothing was written, and writes will fail until space is freed.
+    #[error("storage is full")]
+    Full(#[source] BoxError),
     /// Anything else: a bug, corrupt data, a broken invariant.
     #[error("storage failed")]
     Internal(#[source] BoxError),
+}
+
+impl StorageError {
+    /// The same error again, for another request that shared its cause (the writes of one
+    /// failed group commit): its causes as text.
+    pub fn duplicate(&self) -> Self {
+        let causes = crate::telemetry::causes(self);
+        let cause: BoxError = causes[1..].join(": ").into();
+        match self {
+            Self::Unavailable(_) => Self::Unavailable(cause),
+            Self::Full(_) => Self::Full(cause),
+            Self::Internal(_) => Self::Internal(cause),
+        }
+    }
 }
 
 /// What a write did. Writes may be conditional on the entry's version (`If-Match`).
@@ -90,7 +108,7 @@ pub trait Storage: Send + Sync + 'static {
     /// that idempotency claim, in the same transaction: either both happen or neither.
     async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError>;
 
-    async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError>;
+    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError>;
 
     /// Replaces the content of entry `id` in one atomic step, if its version is `expected` (any
     /// version when `None`), bumps the version and sets `updated_at` (keeping the stored one if it
@@ -109,7 +127,7 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Up to `request.limit` entries matching `request.filter`, in `request.sort` order, after
     /// `request.after`.
-    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError>;
+    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError>;
 
     /// Claims an idempotency key for one create request.
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError>;
@@ -121,7 +139,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Forgets keys that expired before `now`; returns how many.
     async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError>;
 
-    /// Succeeds when the storage can serve requests now (used by `/readiness`).
+    /// Succeeds when the storage can serve requests, writes included, now (used by
+    /// `/readiness`).
     async fn ping(&self) -> Result<(), StorageError>;
 }
 

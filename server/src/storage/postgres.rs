@@ -1,22 +1,26 @@
 //! PostgreSQL (`storage.engine: postgres`): for many stateless server processes sharing one
-//! database. Every write is one statement, so concurrent replaces and deletes of one entry from
-//! several processes serialize on its row and never mix two versions.
+//! database. Every write is one transaction on one connection, so concurrent replaces and deletes
+//! of one entry from several processes serialize on its row and never mix two versions; a commit
+//! is durable before the client hears of it (`synchronous_commit` is on by default), and
+//! PostgreSQL shares the WAL flush of commits that arrive together by itself.
+//!
+//! The statements and the row mapping are those of `sql.rs`, shared with SQLite; what is
+//! PostgreSQL's own is the binding of values and the classification of its errors.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres};
 use uuid::Uuid;
 
-use super::sql::{self, Arg};
+use super::sql::{self, Arg, DocumentRow, Strategy};
 use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
 use crate::config::PostgresSettings;
-use crate::domain::{Entry, EntryContent, PageRequest, Timestamp};
+use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -57,23 +61,28 @@ struct Row {
     version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
-    content: Json<EntryContent>,
+    sort_name: String,
+    content: String,
 }
 
-impl From<Row> for Entry {
+impl From<Row> for EntryDocument {
     fn from(row: Row) -> Self {
-        Entry {
+        let row = DocumentRow {
             id: row.id,
             version: row.version,
-            content: row.content.0,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            sort_name: row.sort_name,
+            content: row.content,
+        };
+        match row.into_document(Ok::<_, std::convert::Infallible>, Ok) {
+            Ok(document) => document,
         }
     }
 }
 
-type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 type QueryAs<'q, T> = sqlx::query::QueryAs<'q, Postgres, T, PgArguments>;
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 fn bind(query: Query<'_>, args: Vec<Arg>) -> Query<'_> {
     args.into_iter().fold(query, |query, arg| match arg {
@@ -93,33 +102,41 @@ fn bind_as<T>(query: QueryAs<'_, T>, args: Vec<Arg>) -> QueryAs<'_, T> {
     })
 }
 
-/// Connection trouble, overload, failover and lock contention may pass; the rest are bugs.
+/// Connection trouble, overload, failover and lock contention may pass; a full disk needs space
+/// freed; the rest are bugs.
 fn classify(err: sqlx::Error) -> StorageError {
+    let code = match &err {
+        sqlx::Error::Database(db) => db.code().map(|code| code.into_owned()),
+        _ => None,
+    };
     let transient = match &err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // 08: connection exception; 53: insufficient resources; 57P: operator intervention
-            // (shutdown, restart); 40001/40P01: serialization failure, deadlock; 55P03: lock not
-            // available; 57014: statement timeout; 25006: read-only (a failover in progress).
+        // 08: connection exception; 53: insufficient resources; 57P: operator intervention
+        // (shutdown, restart); 40001/40P01: serialization failure, deadlock; 55P03: lock not
+        // available; 57014: statement timeout; 25006: read-only (a failover in progress).
+        _ => code.as_deref().is_some_and(|code| {
             code.starts_with("08")
                 || code.starts_with("53")
                 || code.starts_with("57P")
-                || matches!(
-                    code.as_ref(),
-                    "40001" | "40P01" | "55P03" | "57014" | "25006"
-                )
+                || matches!(code, "40001" | "40P01" | "55P03" | "57014" | "25006")
         }),
-        _ => false,
     };
-    if transient {
-        StorageError::Unavailable(err.into())
-    } else {
-        StorageError::Internal(err.into())
+    match code.as_deref() {
+        // disk_full
+        Some("53100") => StorageError::Full(err.into()),
+        _ if transient => StorageError::Unavailable(err.into()),
+        _ => StorageError::Internal(err.into()),
     }
+}
+
+fn content_of(json: &str) -> Result<EntryContent, StorageError> {
+    serde_json::from_str(json).map_err(|err| {
+        StorageError::Internal(format!("stored content is not an entry: {err}").into())
+    })
 }
 
 impl PostgresStorage {
@@ -140,11 +157,25 @@ impl PostgresStorage {
             Write::NotFound
         })
     }
+
+    async fn index_terms(
+        conn: &mut sqlx::PgConnection,
+        id: Uuid,
+        content: &EntryContent,
+    ) -> Result<(), StorageError> {
+        let terms = sql::insert_terms(id, content);
+        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
+            .execute(conn)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Storage for PostgresStorage {
     async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+        let content = entry.content.to_json();
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(sql::INSERT_ENTRY)
             .bind(entry.id)
@@ -153,21 +184,17 @@ impl Storage for PostgresStorage {
             .bind(entry.updated_at)
             .bind(&entry.content.full_name)
             .bind(entry.content.sort_name())
-            .bind(Json(&entry.content))
+            .bind(&content)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let terms = sql::insert_terms(entry.id, &entry.content);
-        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
+        Self::index_terms(&mut tx, entry.id, &entry.content).await?;
         if let Some(claim) = claim {
             let done = sqlx::query(sql::COMPLETE_KEY)
                 .bind(&claim.key)
                 .bind(entry.id)
                 .bind(entry.created_at)
-                .bind(Json(&entry.content))
+                .bind(&content)
                 .bind(claim.claimed_at)
                 .execute(&mut *tx)
                 .await
@@ -181,13 +208,13 @@ impl Storage for PostgresStorage {
         Ok(Insert::Stored)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<Entry>, StorageError> {
+    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         let row: Option<Row> = sqlx::query_as(sql::GET_ENTRY)
             .bind(id)
             .fetch_optional(&self.pool)
             .await
             .map_err(classify)?;
-        Ok(row.map(Entry::from))
+        Ok(row.map(EntryDocument::from))
     }
 
     async fn replace(
@@ -200,21 +227,17 @@ impl Storage for PostgresStorage {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         // One statement: concurrent writers of the same entry serialize on its row lock, and a
         // conditional write sees the version the previous writer committed.
-        let row: Option<Row> = sqlx::query_as(
-            "UPDATE entries SET content = $2, full_name = $3, sort_name = $4, version = version + 1, \
-             updated_at = GREATEST(updated_at, $5) WHERE id = $1 AND ($6::bigint IS NULL OR version = $6) \
-             RETURNING id, version, created_at, updated_at, content",
-        )
-        .bind(id)
-        .bind(Json(content))
-        .bind(&content.full_name)
-        .bind(content.sort_name())
-        .bind(updated_at)
-        .bind(expected)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(classify)?;
-        let Some(row) = row else {
+        let row: Option<(i64, Timestamp, Timestamp)> = sqlx::query_as(sql::REPLACE_ENTRY)
+            .bind(id)
+            .bind(content.to_json())
+            .bind(&content.full_name)
+            .bind(content.sort_name())
+            .bind(updated_at)
+            .bind(expected)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let Some((version, created_at, updated_at)) = row else {
             return self.refusal(&mut tx, id).await;
         };
         sqlx::query(sql::DELETE_TERMS)
@@ -222,26 +245,25 @@ impl Storage for PostgresStorage {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        let terms = sql::insert_terms(id, content);
-        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
+        Self::index_terms(&mut tx, id, content).await?;
         tx.commit().await.map_err(classify)?;
-        Ok(Write::Done(row.into()))
+        Ok(Write::Done(Entry {
+            id,
+            version,
+            content: content.clone(),
+            created_at,
+            updated_at,
+        }))
     }
 
     async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        // Terms go with their entry (ON DELETE CASCADE).
-        let done = sqlx::query(
-            "DELETE FROM entries WHERE id = $1 AND ($2::bigint IS NULL OR version = $2)",
-        )
-        .bind(id)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await
-        .map_err(classify)?;
+        let done = sqlx::query(sql::DELETE_ENTRY)
+            .bind(id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await
+            .map_err(classify)?;
         if done.rows_affected() == 0 {
             return self.refusal(&mut tx, id).await;
         }
@@ -249,13 +271,17 @@ impl Storage for PostgresStorage {
         Ok(Write::Done(()))
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError> {
-        let statement = sql::list(request);
+    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+        let statement = sql::list(request, Strategy::Planned);
+        // Not kept prepared: an unnamed statement is planned for its values every time. A
+        // search's best plan depends on how many entries its values match, and the generic plan
+        // a kept statement falls back to scanned the whole book.
         let rows: Vec<Row> = bind_as(sqlx::query_as(AssertSqlSafe(statement.sql)), statement.args)
+            .persistent(false)
             .fetch_all(&self.pool)
             .await
             .map_err(classify)?;
-        Ok(rows.into_iter().map(Entry::from).collect())
+        Ok(rows.into_iter().map(EntryDocument::from).collect())
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
@@ -273,7 +299,7 @@ impl Storage for PostgresStorage {
                 claimed_at: claim.now,
             }));
         }
-        let row: Option<(Option<Uuid>, Option<Timestamp>, Option<Json<EntryContent>>)> =
+        let row: Option<(Option<Uuid>, Option<Timestamp>, Option<String>)> =
             sqlx::query_as(sql::READ_KEY)
                 .bind(claim.key)
                 .fetch_optional(&self.pool)
@@ -283,7 +309,7 @@ impl Storage for PostgresStorage {
             Some((Some(id), Some(created_at), Some(content))) => KeyClaim::Completed(Entry {
                 id,
                 version: 1,
-                content: content.0,
+                content: content_of(&content)?,
                 created_at,
                 updated_at: created_at,
             }),
@@ -312,11 +338,21 @@ impl Storage for PostgresStorage {
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        // Reading the tables, not just `SELECT 1`: a database without the schema is not usable.
-        sqlx::query("SELECT 1 FROM entries, idempotency_keys LIMIT 1")
-            .fetch_optional(&self.pool)
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        sqlx::query(sql::PING)
+            .fetch_optional(&mut *conn)
             .await
             .map_err(classify)?;
+        // A standby (or a primary demoted mid-failover) answers reads but refuses every write.
+        let read_only: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(classify)?;
+        if read_only {
+            return Err(StorageError::Unavailable(
+                "the database is read-only (a standby, or a failover in progress)".into(),
+            ));
+        }
         Ok(())
     }
 }

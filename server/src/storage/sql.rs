@@ -4,7 +4,9 @@
 
 use uuid::Uuid;
 
-use crate::domain::{EntryContent, Filter, PageRequest, SortKey, SortValue, TermKind, Timestamp};
+use crate::domain::{
+    EntryContent, EntryDocument, Filter, PageRequest, SortKey, SortValue, TermKind, Timestamp,
+};
 
 /// A value to bind.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,39 +39,120 @@ impl Statement {
     }
 }
 
-/// The columns every entry query selects, in the order the engines' row types expect.
-pub const ENTRY_COLUMNS: &str = "id, version, created_at, updated_at, content";
+/// The columns every entry query selects, in the order [`DocumentRow`] names them.
+macro_rules! document_columns {
+    () => {
+        "id, version, created_at, updated_at, sort_name, content"
+    };
+}
 
-/// One page of a listing: the filters as semi-joins on the terms index, the order and the keyset
-/// position on the matching `entries_by_*` index.
-pub fn list(request: &PageRequest) -> Statement {
-    let mut statement = Statement::new(&format!("SELECT {ENTRY_COLUMNS} FROM entries WHERE TRUE"));
+/// The values of one row of [`document_columns!`], in each engine's own types for the id and the
+/// times; every engine turns them into an [`EntryDocument`] here.
+pub struct DocumentRow<Id, Time> {
+    pub id: Id,
+    pub version: i64,
+    pub created_at: Time,
+    pub updated_at: Time,
+    pub sort_name: String,
+    pub content: String,
+}
+
+impl<Id, Time> DocumentRow<Id, Time> {
+    pub fn into_document<E>(
+        self,
+        id: impl FnOnce(Id) -> Result<Uuid, E>,
+        time: impl Fn(Time) -> Result<Timestamp, E>,
+    ) -> Result<EntryDocument, E> {
+        Ok(EntryDocument {
+            id: id(self.id)?,
+            version: self.version,
+            created_at: time(self.created_at)?,
+            updated_at: time(self.updated_at)?,
+            sort_name: self.sort_name,
+            content: self.content,
+        })
+    }
+}
+
+/// How a search reaches its entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Let the engine's planner choose from its statistics (PostgreSQL keeps good ones).
+    Planned,
+    /// Collect the few entries the terms index names for the filter of this kind, then sort
+    /// them: for selective searches.
+    TermsFirst(TermKind),
+    /// Walk the listing order's index and keep each entry that has a matching term, until the
+    /// page is full: for searches that match much of the book.
+    OrderFirst,
+}
+
+/// The condition that entry `entries.id` has a term of `kind` in the range a filter asks for.
+fn term_condition(statement: &mut Statement, kind: TermKind, value: &str, prefix: bool) -> String {
+    let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
+    let low = statement.arg(Arg::Text(value.to_owned()));
+    let range = match (prefix, Filter::prefix_upper_bound(value)) {
+        (false, _) => format!("term = {low}"),
+        (true, Some(bound)) => format!(
+            "term >= {low} AND term < {}",
+            statement.arg(Arg::Text(bound))
+        ),
+        (true, None) => format!("term >= {low}"),
+    };
+    format!("kind = {kind} AND {range}")
+}
+
+/// The filters of `filter`, as (kind, value, whether a prefix matches).
+pub fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
     let Filter {
         text,
         city,
         country,
-    } = &request.filter;
-    if let Some(text) = text {
-        let kind = statement.arg(Arg::Text(TermKind::Text.as_str().to_owned()));
-        let low = statement.arg(Arg::Text(text.clone()));
-        let range = match Filter::prefix_upper_bound(text) {
-            Some(bound) => format!(
-                "term >= {low} AND term < {}",
-                statement.arg(Arg::Text(bound))
-            ),
-            None => format!("term >= {low}"),
-        };
-        statement.sql += &format!(
-            " AND id IN (SELECT entry_id FROM entry_terms WHERE kind = {kind} AND {range})"
-        );
-    }
-    for (kind, value) in [(TermKind::City, city), (TermKind::Country, country)] {
-        if let Some(value) = value {
-            let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
-            let value = statement.arg(Arg::Text(value.clone()));
-            statement.sql += &format!(
-                " AND id IN (SELECT entry_id FROM entry_terms WHERE kind = {kind} AND term = {value})"
-            );
+    } = filter;
+    [
+        (TermKind::Text, text, true),
+        (TermKind::City, city, false),
+        (TermKind::Country, country, false),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value, prefix)| value.as_deref().map(|value| (kind, value, prefix)))
+    .collect()
+}
+
+/// Counts the terms matching one filter, stopping at `cap`: how an engine without range
+/// statistics tells a selective search from a broad one.
+pub fn count_terms(kind: TermKind, value: &str, prefix: bool, cap: usize) -> Statement {
+    let mut statement = Statement::default();
+    let condition = term_condition(&mut statement, kind, value, prefix);
+    let cap = statement.arg(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
+    statement.sql =
+        format!("SELECT count(*) FROM (SELECT 1 FROM entry_terms WHERE {condition} LIMIT {cap})");
+    statement
+}
+
+/// One page of a listing: the filters as conditions on the terms index, the order and the keyset
+/// position on the matching `entries_by_*` index.
+pub fn list(request: &PageRequest, strategy: Strategy) -> Statement {
+    let mut statement = Statement::default();
+    let mut conditions = Vec::new();
+    let mut from = "entries".to_owned();
+    for (kind, value, prefix) in filter_terms(&request.filter) {
+        let condition = term_condition(&mut statement, kind, value, prefix);
+        match strategy {
+            // SQLite keeps the left side of a CROSS JOIN as the outer loop: the few matching
+            // entries are found first, then sorted.
+            Strategy::TermsFirst(driver) if driver == kind => {
+                from = format!(
+                    "(SELECT DISTINCT entry_id FROM entry_terms WHERE {condition}) AS matched \
+                     CROSS JOIN entries ON entries.id = matched.entry_id"
+                );
+            }
+            Strategy::Planned => conditions.push(format!(
+                "entries.id IN (SELECT entry_id FROM entry_terms WHERE {condition})"
+            )),
+            Strategy::TermsFirst(_) | Strategy::OrderFirst => conditions.push(format!(
+                "EXISTS (SELECT 1 FROM entry_terms WHERE entry_id = entries.id AND {condition})"
+            )),
         }
     }
     let column = match request.sort.key {
@@ -88,10 +171,25 @@ pub fn list(request: &PageRequest) -> Statement {
             SortValue::Time(time) => Arg::Time(*time),
         });
         let id = statement.arg(Arg::Id(position.id));
-        statement.sql += &format!(" AND ({column}, id) {after} ({value}, {id})");
+        conditions.push(format!(
+            "(entries.{column}, entries.id) {after} ({value}, {id})"
+        ));
     }
     let limit = statement.arg(Arg::Int(i64::try_from(request.limit).unwrap_or(i64::MAX)));
-    statement.sql += &format!(" ORDER BY {column} {direction}, id {direction} LIMIT {limit}");
+    let columns = document_columns!()
+        .split(", ")
+        .map(|column| format!("entries.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let conditions = if conditions.is_empty() {
+        "TRUE".to_owned()
+    } else {
+        conditions.join(" AND ")
+    };
+    statement.sql = format!(
+        "SELECT {columns} FROM {from} WHERE {conditions} \
+         ORDER BY entries.{column} {direction}, entries.id {direction} LIMIT {limit}"
+    );
     statement
 }
 
@@ -136,12 +234,28 @@ pub const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $
 pub const INSERT_ENTRY: &str = "INSERT INTO entries (id, version, created_at, updated_at, full_name, sort_name, content) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-pub const GET_ENTRY: &str =
-    "SELECT id, version, created_at, updated_at, content FROM entries WHERE id = $1";
+pub const GET_ENTRY: &str = concat!(
+    "SELECT ",
+    document_columns!(),
+    " FROM entries WHERE id = $1"
+);
+
+/// Replaces the content if the version is `$6` (any when NULL), bumping the version; `updated_at`
+/// never goes backwards (the clocks of several server processes are not in step).
+pub const REPLACE_ENTRY: &str = "UPDATE entries SET content = $2, full_name = $3, sort_name = $4, \
+     version = version + 1, updated_at = CASE WHEN updated_at > $5 THEN updated_at ELSE $5 END \
+     WHERE id = $1 AND (CAST($6 AS BIGINT) IS NULL OR version = $6) \
+     RETURNING version, created_at, updated_at";
 
 pub const ENTRY_VERSION: &str = "SELECT version FROM entries WHERE id = $1";
 
-pub const DELETE_ENTRY: &str = "DELETE FROM entries WHERE id = $1 AND ($2 IS NULL OR version = $2)";
+/// Deletes the entry if its version is `$2` (any when NULL); its terms go with it (ON DELETE
+/// CASCADE).
+pub const DELETE_ENTRY: &str =
+    "DELETE FROM entries WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR version = $2)";
+
+/// What readiness reads: a database without the schema cannot serve.
+pub const PING: &str = "SELECT 1 FROM entries, idempotency_keys LIMIT 1";
 
 #[cfg(test)]
 mod tests {
@@ -162,21 +276,23 @@ mod tests {
                 id: Uuid::nil(),
             }),
         };
-        let statement = list(&request);
+        let statement = list(&request, Strategy::Planned);
         assert!(
             statement.sql.contains("term >= $2 AND term < $3"),
             "{}",
             statement.sql
         );
         assert!(
-            statement.sql.contains("(sort_name, id) < ($6, $7)"),
+            statement
+                .sql
+                .contains("(entries.sort_name, entries.id) < ($6, $7)"),
             "{}",
             statement.sql
         );
         assert!(
             statement
                 .sql
-                .ends_with("ORDER BY sort_name DESC, id DESC LIMIT $8"),
+                .ends_with("ORDER BY entries.sort_name DESC, entries.id DESC LIMIT $8"),
             "{}",
             statement.sql
         );

@@ -1,0 +1,609 @@
+//! SQLite (`storage.engine: sqlite`, the default): one file, no server to run.
+//!
+//! Reads run on the calling thread, on a connection of a small pool, with statements prepared
+//! once per connection: no hand-off to another thread per query. WAL lets them run beside the
+//! writer, each statement on the snapshot of the last commit.
+//!
+//! Writes go to one writer thread (`writer.rs`) that commits all the writes waiting at that
+//! moment in one transaction, so concurrent writes share an fsync and never queue for SQLite's
+//! write lock. With `synchronous = FULL` (the default) a commit is on disk before any write in it
+//! is acknowledged; it survives `kill -9` and power loss alike.
+//!
+//! The file is watched (`file.rs`): a file removed or replaced under the server, a failed
+//! integrity check at start-up, corruption met later, or writes failing make the storage not
+//! ready; reads and writes of a file no longer at its path are refused.
+//!
+//! Migrations run through sqlx's SQLite driver (`migrations.rs`, shared with PostgreSQL), which
+//! links the same SQLite library.
+
+mod file;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::DateTime;
+use rusqlite::types::Value;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+use self::file::Health;
+use self::writer::{Savepoint, Writer};
+use super::sql::{self, Arg, DocumentRow, Statement, Strategy};
+use super::{
+    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
+};
+use crate::config::{SqliteSettings, Synchronous};
+use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Idle read connections kept; more are opened when more threads read at once.
+const IDLE_READERS: usize = 8;
+/// Readers run on the server's own threads, so they wait for a lock only briefly (in WAL mode
+/// they hardly ever meet one).
+const READER_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
+pub struct SqliteStorage {
+    readers: Readers,
+    writer: Writer,
+    health: Arc<Health>,
+    /// For migrations only.
+    migration_pool: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database file and its directory, and starts its writer and
+    /// its integrity check.
+    pub async fn open(settings: &SqliteSettings) -> anyhow::Result<Self> {
+        let path = &settings.path;
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+        let cannot_open = || format!("cannot open SQLite database {}", path.display());
+        // Creates the file in WAL mode, and finds out at once whether it is a database at all.
+        let first = open_connection(path, settings, Role::Writer).with_context(cannot_open)?;
+        first
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+            .with_context(cannot_open)?;
+        let health = Arc::new(Health::new(path));
+        spawn_integrity_check(settings.clone(), health.clone());
+        let writer = Writer::start(settings, health.clone()).with_context(cannot_open)?;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_millis(settings.busy_timeout_ms));
+        let migration_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .idle_timeout(Duration::from_secs(1))
+            .connect_lazy_with(options);
+        Ok(Self {
+            readers: Readers {
+                settings: settings.clone(),
+                idle: Mutex::new(vec![first]),
+            },
+            writer,
+            health,
+            migration_pool,
+        })
+    }
+
+    pub fn migrations(&self) -> Migrations<sqlx::Sqlite> {
+        Migrations::new(self.migration_pool.clone(), &MIGRATOR)
+    }
+
+    /// Runs `read` on a read connection, on this thread.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StorageError> {
+        self.health.attached()?;
+        self.readers.with(read).map_err(|err| self.failed(err))
+    }
+
+    fn failed(&self, err: rusqlite::Error) -> StorageError {
+        if let Some(why) = corruption(&err) {
+            self.health.corrupt(&why);
+        }
+        classify(err)
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        self.write_undoable(move |conn| Ok((work(conn)?, Savepoint::Keep)))
+            .await
+    }
+
+    /// A write that may decide, having run, that what it did is to be undone.
+    async fn write_undoable<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<(T, Savepoint)> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let result = self.writer.write(work).await;
+        if let Err(err) = &result
+            && let Some(why) = storage_corruption(err)
+        {
+            self.health.corrupt(&why);
+        }
+        result
+    }
+}
+
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Reader,
+    Writer,
+}
+
+/// A connection with the settings every one of this engine's connections has.
+fn open_connection(
+    path: &Path,
+    settings: &SqliteSettings,
+    role: Role,
+) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    match role {
+        Role::Writer => {
+            conn.busy_timeout(Duration::from_millis(settings.busy_timeout_ms))?;
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                    Some(format!(
+                        "the database stays in {mode} journal mode, not WAL"
+                    )),
+                ));
+            }
+            let synchronous = match settings.synchronous {
+                Synchronous::Full => "FULL",
+                Synchronous::Off => "OFF",
+            };
+            conn.pragma_update(None, "synchronous", synchronous)?;
+            // Long-lived connections: gather planner statistics now and then (SQLite's advice).
+            conn.execute_batch("PRAGMA optimize = 0x10002")?;
+        }
+        Role::Reader => {
+            conn.busy_timeout(READER_BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "query_only", true)?;
+        }
+    }
+    Ok(conn)
+}
+
+/// Read connections, each used by one thread at a time.
+struct Readers {
+    settings: SqliteSettings,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn with<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.settings.path, &self.settings, Role::Reader)?,
+        };
+        let result = read(&conn);
+        // Reads are single statements outside any transaction; a connection left inside one, or
+        // one that met a fault of the storage, is not trusted again.
+        let trusted =
+            conn.is_autocommit() && result.as_ref().err().is_none_or(|err| !is_fault(err));
+        if trusted {
+            let mut idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+}
+
+/// `PRAGMA quick_check` on a connection of its own: until it passes the storage is not ready,
+/// and if it fails it stays not ready, with the file named in the log.
+fn spawn_integrity_check(settings: SqliteSettings, health: Arc<Health>) {
+    let check = move || -> rusqlite::Result<Vec<String>> {
+        let conn = open_connection(&settings.path, &settings, Role::Reader)?;
+        let mut statement = conn.prepare("PRAGMA quick_check(10)")?;
+        let found = statement.query_map([], |row| row.get::<_, String>(0))?;
+        found.collect()
+    };
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-check".to_owned())
+        .spawn(move || match check() {
+            Ok(found) if found == ["ok"] => health.checked(),
+            Ok(found) => health.corrupt(&found.join("; ")),
+            Err(err) => health.corrupt(&err.to_string()),
+        });
+    if let Err(err) = spawned {
+        tracing::error!(error = %err, "cannot start the database integrity check");
+    }
+}
+
+/// The statement text for SQLite: the shared statements number their parameters `$1`, which
+/// SQLite reads as names; `?1` is SQLite's numbered parameter.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// SQLite keeps ids as 16-byte blobs and times as microseconds since the epoch (an INTEGER orders
+/// and indexes exactly).
+fn value(arg: &Arg) -> Value {
+    match arg {
+        Arg::Text(text) => Value::Text(text.clone()),
+        Arg::Time(time) => Value::Integer(time.timestamp_micros()),
+        Arg::Id(id) => Value::Blob(id.as_bytes().to_vec()),
+        Arg::Int(int) => Value::Integer(*int),
+    }
+}
+
+fn execute(conn: &Connection, statement: &Statement) -> rusqlite::Result<usize> {
+    conn.prepare_cached(&sqlite_sql(&statement.sql))?
+        .execute(rusqlite::params_from_iter(statement.args.iter().map(value)))
+}
+
+fn time(micros: i64) -> rusqlite::Result<Timestamp> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| rusqlite::Error::IntegralValueOutOfRange(0, micros))
+}
+
+fn document(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryDocument> {
+    DocumentRow {
+        id: row.get::<_, Uuid>(0)?,
+        version: row.get(1)?,
+        created_at: row.get::<_, i64>(2)?,
+        updated_at: row.get::<_, i64>(3)?,
+        sort_name: row.get(4)?,
+        content: row.get(5)?,
+    }
+    .into_document(Ok, time)
+}
+
+fn content_of(json: &str) -> rusqlite::Result<EntryContent> {
+    serde_json::from_str(json).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, err.into())
+    })
+}
+
+/// Whether an error is a fault of the storage (the disk, the file, a lock, the library) rather
+/// than of one statement's data: a fault ends the transaction and the connection.
+fn is_fault(err: &rusqlite::Error) -> bool {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, _) => !matches!(
+            failure.code,
+            ErrorCode::ConstraintViolation | ErrorCode::TypeMismatch | ErrorCode::TooBig
+        ),
+        // Conversions of values read, and rows missing where one was expected: the statement
+        // itself ran.
+        _ => false,
+    }
+}
+
+fn classify(err: rusqlite::Error) -> StorageError {
+    let code = match &err {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.code),
+        _ => None,
+    };
+    match code {
+        Some(ErrorCode::DiskFull) => StorageError::Full(err.into()),
+        // Another process holds a lock; the file is read-only or cannot be opened now; the disk
+        // failed an I/O: retrying later may succeed.
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::CannotOpen
+            | ErrorCode::FileLockingProtocolFailed
+            | ErrorCode::OutOfMemory
+            | ErrorCode::PermissionDenied
+            | ErrorCode::OperationInterrupted,
+        ) => StorageError::Unavailable(err.into()),
+        _ => StorageError::Internal(err.into()),
+    }
+}
+
+/// Why an error says the file is corrupt, if it does.
+fn corruption(err: &rusqlite::Error) -> Option<String> {
+    match err {
+        rusqlite::Error::SqliteFailure(failure, message)
+            if matches!(
+                failure.code,
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase
+            ) =>
+        {
+            Some(message.clone().unwrap_or_else(|| failure.to_string()))
+        }
+        _ => None,
+    }
+}
+
+fn storage_corruption(err: &StorageError) -> Option<String> {
+    let StorageError::Internal(source) = err else {
+        return None;
+    };
+    source
+        .downcast_ref::<rusqlite::Error>()
+        .and_then(corruption)
+}
+
+/// Why a conditional write did not happen: the entry is gone, or has another version.
+fn refusal<T>(conn: &Connection, id: Uuid) -> rusqlite::Result<Write<T>> {
+    let version: Option<i64> = conn
+        .prepare_cached(&sqlite_sql(sql::ENTRY_VERSION))?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    Ok(if version.is_some() {
+        Write::Conflict
+    } else {
+        Write::NotFound
+    })
+}
+
+fn index_terms(conn: &Connection, id: Uuid, content: &EntryContent) -> rusqlite::Result<()> {
+    execute(conn, &sql::insert_terms(id, content)).map(|_| ())
+}
+
+/// Chooses how to answer a search (see [`Strategy`]). SQLite keeps no statistics of term ranges,
+/// so each filter's matches are counted, up to the point where walking the listing order would
+/// be cheaper: about `sqrt(entries * page size)` matches, where collecting them all and walking
+/// the order until the page is full cost the same.
+fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> {
+    let filters = sql::filter_terms(&request.filter);
+    if filters.is_empty() {
+        return Ok(Strategy::OrderFirst);
+    }
+    // The largest rowid: the number of entries, give or take deleted ones, found in O(log n).
+    let entries: i64 = conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM entries")?
+        .query_row([], |row| row.get(0))?;
+    let entries = usize::try_from(entries).unwrap_or(0);
+    let cap = ((entries.max(1) * request.limit.max(1)) as f64)
+        .sqrt()
+        .ceil() as usize
+        + 1;
+    let mut counts = Vec::with_capacity(filters.len());
+    for (kind, text, prefix) in &filters {
+        let statement = sql::count_terms(*kind, text, *prefix, cap);
+        let count: i64 = conn
+            .prepare_cached(&sqlite_sql(&statement.sql))?
+            .query_row(
+                rusqlite::params_from_iter(statement.args.iter().map(value)),
+                |row| row.get(0),
+            )?;
+        counts.push(usize::try_from(count).unwrap_or(usize::MAX));
+    }
+    if counts.iter().all(|&count| count >= cap) {
+        return Ok(Strategy::OrderFirst);
+    }
+    // The most selective filter drives the query.
+    let (most_selective, _) = counts
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, count)| **count)
+        .expect("there is a filter");
+    Ok(Strategy::TermsFirst(filters[most_selective].0))
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+        let entry = entry.clone();
+        let claim = claim.cloned();
+        self.write_undoable(move |conn| {
+            let content = entry.content.to_json();
+            conn.prepare_cached(&sqlite_sql(sql::INSERT_ENTRY))?
+                .execute(rusqlite::params![
+                    entry.id,
+                    entry.version,
+                    entry.created_at.timestamp_micros(),
+                    entry.updated_at.timestamp_micros(),
+                    entry.content.full_name,
+                    entry.content.sort_name(),
+                    content,
+                ])?;
+            index_terms(conn, entry.id, &entry.content)?;
+            if let Some(claim) = claim {
+                let completed = conn
+                    .prepare_cached(&sqlite_sql(sql::COMPLETE_KEY))?
+                    .execute(rusqlite::params![
+                        claim.key,
+                        entry.id,
+                        entry.created_at.timestamp_micros(),
+                        content,
+                        claim.claimed_at.timestamp_micros(),
+                    ])?;
+                if completed == 0 {
+                    return Ok((Insert::ClaimLost, Savepoint::Undo));
+                }
+            }
+            Ok((Insert::Stored, Savepoint::Keep))
+        })
+        .await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
+        self.read(|conn| {
+            conn.prepare_cached(&sqlite_sql(sql::GET_ENTRY))?
+                .query_row([id], document)
+                .optional()
+        })
+    }
+
+    async fn replace(
+        &self,
+        id: Uuid,
+        content: &EntryContent,
+        updated_at: Timestamp,
+        expected: Option<i64>,
+    ) -> Result<Write<Entry>, StorageError> {
+        let content = content.clone();
+        self.write(move |conn| {
+            let row = conn
+                .prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
+                .query_row(
+                    rusqlite::params![
+                        id,
+                        content.to_json(),
+                        content.full_name,
+                        content.sort_name(),
+                        updated_at.timestamp_micros(),
+                        expected,
+                    ],
+                    |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, i64>(1)?,
+                            row.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((version, created_at, updated_at)) = row else {
+                return refusal(conn, id);
+            };
+            conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
+                .execute([id])?;
+            index_terms(conn, id, &content)?;
+            Ok(Write::Done(Entry {
+                id,
+                version,
+                content,
+                created_at: time(created_at)?,
+                updated_at: time(updated_at)?,
+            }))
+        })
+        .await
+    }
+
+    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
+        self.write(move |conn| {
+            let deleted = conn
+                .prepare_cached(&sqlite_sql(sql::DELETE_ENTRY))?
+                .execute(rusqlite::params![id, expected])?;
+            if deleted == 0 {
+                return refusal(conn, id);
+            }
+            Ok(Write::Done(()))
+        })
+        .await
+    }
+
+    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+        self.read(|conn| {
+            let statement = sql::list(request, plan(conn, request)?);
+            let mut prepared = conn.prepare_cached(&sqlite_sql(&statement.sql))?;
+            let rows = prepared.query_map(
+                rusqlite::params_from_iter(statement.args.iter().map(value)),
+                document,
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
+        let key = claim.key.to_owned();
+        let (now, expires_at, stale_before) = (claim.now, claim.expires_at, claim.stale_before);
+        self.write(move |conn| {
+            let claimed = conn
+                .prepare_cached(&sqlite_sql(sql::CLAIM_KEY))?
+                .query_row(
+                    rusqlite::params![
+                        key,
+                        now.timestamp_micros(),
+                        expires_at.timestamp_micros(),
+                        stale_before.timestamp_micros(),
+                    ],
+                    |_| Ok(()),
+                )
+                .optional()?;
+            if claimed.is_some() {
+                return Ok(KeyClaim::Claimed(Claim {
+                    key,
+                    claimed_at: now,
+                }));
+            }
+            let row = conn
+                .prepare_cached(&sqlite_sql(sql::READ_KEY))?
+                .query_row([&key], |row| {
+                    Ok((
+                        row.get::<_, Option<Uuid>>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .optional()?;
+            Ok(match row {
+                Some((Some(id), Some(created_at), Some(content))) => {
+                    let created_at = time(created_at)?;
+                    KeyClaim::Completed(Entry {
+                        id,
+                        version: 1,
+                        content: content_of(&content)?,
+                        created_at,
+                        updated_at: created_at,
+                    })
+                }
+                // Held by a request still running (or released this instant: the client may
+                // retry).
+                _ => KeyClaim::InFlight,
+            })
+        })
+        .await
+    }
+
+    async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
+        let claim = claim.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(&sqlite_sql(sql::RELEASE_KEY))?
+                .execute(rusqlite::params![
+                    claim.key,
+                    claim.claimed_at.timestamp_micros()
+                ])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError> {
+        self.write(move |conn| {
+            conn.prepare_cached(&sqlite_sql(sql::PURGE_KEYS))?
+                .execute([now.timestamp_micros()])
+                .map(|purged| purged as u64)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.health.status()?;
+        self.read(|conn| {
+            conn.prepare_cached(sql::PING)?
+                .query_row([], |_| Ok(()))
+                .optional()
+                .map(|_| ())
+        })
+    }
+}
