@@ -26,6 +26,7 @@
 
 pub mod binary;
 pub mod contract;
+pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod proxy;

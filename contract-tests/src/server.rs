@@ -111,6 +111,16 @@ impl ServerOptions {
 
     /// Starts the server and waits until it is ready, or says why it did not get there.
     pub async fn try_start(self) -> Result<TestServer, StartError> {
+        self.spawn(true).await
+    }
+
+    /// Starts the server and returns once it listens, ready or not: for servers that are
+    /// expected to stay not ready.
+    pub async fn start_listening(self) -> Result<TestServer, StartError> {
+        self.spawn(false).await
+    }
+
+    async fn spawn(self, until_ready: bool) -> Result<TestServer, StartError> {
         let mut command = self.command();
         let mut child = command.spawn().map_err(|err| StartError {
             reason: format!("cannot run {}: {err}", server_binary().display()),
@@ -154,7 +164,7 @@ impl ServerOptions {
             http,
             exit: None,
         };
-        if let Err(reason) = server.wait_until_ready().await {
+        if until_ready && let Err(reason) = server.wait_until_ready().await {
             return Err(fail(reason, &server.logs));
         }
         Ok(server)

@@ -23,9 +23,9 @@ contract_tests::engines!(
 );
 
 /// Statuses the contract declares that a healthy server cannot be made to answer from outside:
-/// 500 needs an internal failure, 503 an unreachable database. The database failure tests cover
-/// them; everything else must be exercised here.
-const NOT_TRIGGERABLE_ON_A_HEALTHY_SERVER: [u16; 2] = [500, 503];
+/// 500 needs an internal failure, 503 an unreachable database, 507 a full disk. The outage and
+/// fault tests cover them; everything else must be exercised here.
+const NOT_TRIGGERABLE_ON_A_HEALTHY_SERVER: [u16; 3] = [500, 503, 507];
 
 /// Responses that need other writers to win a race every time: a PATCH re-applied on top of
 /// five concurrent writes in a row gives up with 409. `server/tests/declared_statuses.rs` draws

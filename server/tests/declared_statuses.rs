@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use addressbook_server::api::{self, ApiOptions};
-use addressbook_server::domain::{Cursors, Entry, EntryContent, PageRequest, Timestamp};
+use addressbook_server::domain::{
+    Cursors, Entry, EntryContent, EntryDocument, PageRequest, Timestamp,
+};
 use addressbook_server::service::{AddressBook, Policy};
 use addressbook_server::storage::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write,
@@ -31,6 +33,8 @@ enum Behaviour {
     Unavailable,
     /// Every call fails as if the database were broken.
     Broken,
+    /// Every call fails as if the disk were full.
+    Full,
     /// Entries exist, and every write finds another version than it expects.
     Conflicting,
     /// No entry exists.
@@ -43,9 +47,10 @@ enum Behaviour {
     ClaimLost,
 }
 
-const BEHAVIOURS: [Behaviour; 7] = [
+const BEHAVIOURS: [Behaviour; 8] = [
     Behaviour::Unavailable,
     Behaviour::Broken,
+    Behaviour::Full,
     Behaviour::Conflicting,
     Behaviour::Missing,
     Behaviour::KeyInFlight,
@@ -64,6 +69,7 @@ impl Double {
         match self.0 {
             Behaviour::Unavailable => Err(StorageError::Unavailable("unreachable".into())),
             Behaviour::Broken => Err(StorageError::Internal("broken".into())),
+            Behaviour::Full => Err(StorageError::Full("full".into())),
             _ => Ok(()),
         }
     }
@@ -88,9 +94,9 @@ impl Storage for Double {
         })
     }
 
-    async fn get(&self, _: Uuid) -> Result<Option<Entry>, StorageError> {
+    async fn get(&self, _: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         self.fail()?;
-        Ok((self.0 != Behaviour::Missing).then(entry))
+        Ok((self.0 != Behaviour::Missing).then(|| EntryDocument::of(&entry())))
     }
 
     async fn replace(
@@ -107,9 +113,11 @@ impl Storage for Double {
         self.write(())
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<Entry>, StorageError> {
+    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
         self.fail()?;
-        Ok((0..request.limit).map(|_| entry()).collect())
+        Ok((0..request.limit)
+            .map(|_| EntryDocument::of(&entry()))
+            .collect())
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
@@ -315,6 +323,7 @@ async fn every_answer_under_every_storage_failure_is_declared() {
     for problem in [
         "/problems/service-unavailable",
         "/problems/internal-error",
+        "/problems/insufficient-storage",
         "/problems/edit-conflict",
         "/problems/precondition-failed",
         "/problems/precondition-required",
