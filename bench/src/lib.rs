@@ -1,6 +1,7 @@
 //! The parts of the throughput benchmark shared by its binaries; see `bench/README.md`.
 
 pub mod client;
+pub mod cpu;
 pub mod entry;
 pub mod loadgen;
 pub mod pg;

@@ -1,7 +1,8 @@
 //! Running the load generators (wrk, pgbench) pinned to the load core, and reading their output.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
@@ -19,6 +20,8 @@ pub struct WrkResult {
     pub non_2xx: u64,
     /// Connect, read, write and timeout errors added up.
     pub socket_errors: u64,
+    /// CPU the load generator used, in cores (1.0: its core was busy the whole run).
+    pub load_cores: Option<f64>,
 }
 
 /// How hard and how long wrk pushes.
@@ -46,7 +49,7 @@ pub fn run(load: Load, url: &str, script: Option<(&Path, &[&str])>) -> anyhow::R
     {
         command.arg("--").args(args);
     }
-    let output = command.output().context("cannot run wrk")?;
+    let (output, load_cores) = run_measured(&mut command).context("cannot run wrk")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(
@@ -56,7 +59,38 @@ pub fn run(load: Load, url: &str, script: Option<(&Path, &[&str])>) -> anyhow::R
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    parse(&stdout).with_context(|| format!("cannot read wrk's output:\n{stdout}"))
+    let mut result =
+        parse(&stdout).with_context(|| format!("cannot read wrk's output:\n{stdout}"))?;
+    result.load_cores = load_cores;
+    Ok(result)
+}
+
+/// Runs `command` to completion, with the CPU it used per second of wall time. The CPU comes
+/// from this process's reaped children, so nothing else may be reaped meanwhile: the harness
+/// runs one load generator at a time and reaps servers only when it stops them.
+pub fn run_measured(command: &mut Command) -> std::io::Result<(Output, Option<f64>)> {
+    let before = children_cpu();
+    let started = Instant::now();
+    let output = command.output()?;
+    let wall = started.elapsed();
+    let cores = match (before, children_cpu()) {
+        (Some(before), Some(after)) if !wall.is_zero() => {
+            Some(after.saturating_sub(before).as_secs_f64() / wall.as_secs_f64())
+        }
+        _ => None,
+    };
+    Ok((output, cores))
+}
+
+/// User plus system time of all reaped children so far.
+fn children_cpu() -> Option<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let time = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(u64::try_from(t.tv_sec()).ok()?)
+            .checked_add(Duration::from_micros(u64::try_from(t.tv_usec()).ok()?))
+    };
+    time(usage.user_time())?.checked_add(time(usage.system_time())?)
 }
 
 /// Reads requests/sec, the 50th and 99th percentile and the error counts from the output of
@@ -106,6 +140,7 @@ pub fn parse(output: &str) -> anyhow::Result<WrkResult> {
         requests: requests.context("no 'N requests in' line")?,
         non_2xx,
         socket_errors,
+        load_cores: None,
     })
 }
 

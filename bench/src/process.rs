@@ -146,6 +146,12 @@ impl Server {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// CPU time (user plus system, all threads) the process has used so far.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        crate::cpu::process_time(&stat)
+    }
+
     /// SIGTERM, then waits for the process to drain and exit (SIGKILL if it takes too long).
     pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;

@@ -103,6 +103,30 @@ impl SizeRow {
     }
 }
 
+/// How busy each side was during one load run, in cores (1.0: busy throughout). A side near
+/// 1.0 was the limit; the server's figure is its process only (not PostgreSQL's).
+#[derive(Clone, Debug)]
+pub struct CpuRow {
+    pub run: String,
+    pub engine: &'static str,
+    pub server_cores: Option<f64>,
+    pub load_cores: Option<f64>,
+    /// The rest of each core's busy time: other processes, PostgreSQL, the hypervisor.
+    pub others: [Option<f64>; 2],
+    /// PostgreSQL's processes are part of what was measured, so they are among the others.
+    pub with_postgres: bool,
+}
+
+/// Other work above this share of a core makes a run's numbers suspect.
+pub const NOISE_CORES: f64 = 0.1;
+
+impl CpuRow {
+    /// Whether something outside the measurement took a noticeable share of either core.
+    pub fn noisy(&self) -> bool {
+        !self.with_postgres && self.others.iter().flatten().any(|o| *o > NOISE_CORES)
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -114,6 +138,9 @@ pub struct Report {
     pub size_rows: Vec<SizeRow>,
     /// Engine, and resident memory of the big-book server after its requests.
     pub resident_kib: Vec<(&'static str, Option<u64>)>,
+    pub cpu: Vec<CpuRow>,
+    /// Things a reader must know to trust the numbers (errors during runs).
+    pub notes: Vec<String>,
     /// Start-up to ready, each run, in milliseconds.
     pub startup_ms: Vec<f64>,
     pub elapsed_secs: f64,
@@ -218,6 +245,40 @@ impl Report {
                 );
             }
         }
+        if !self.cpu.is_empty() {
+            out.push_str(
+                "\nCPU used during each load run, in cores (1.00: busy the whole run; \
+                 the server's figure leaves out PostgreSQL's own processes):\n\n",
+            );
+            out.push_str(
+                "| run | engine | server (core 0) | load generator (core 1) \
+                 | others on core 0 | others on core 1 |\n",
+            );
+            out.push_str("|---|---|---:|---:|---:|---:|\n");
+            let cores = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |c| format!("{c:.2}"));
+            for row in &self.cpu {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    row.run,
+                    row.engine,
+                    cores(row.server_cores),
+                    cores(row.load_cores),
+                    cores(row.others[0]),
+                    cores(row.others[1]),
+                );
+            }
+            let noisy = self.cpu.iter().filter(|row| row.noisy()).count();
+            if noisy > 0 {
+                let _ = writeln!(
+                    out,
+                    "\n{noisy} of {} runs shared a core with other work (more than \
+                     {NOISE_CORES:.2} of a core not used by the server or the load generator, \
+                     PostgreSQL aside): their numbers are lower than on a quiet machine.",
+                    self.cpu.len()
+                );
+            }
+        }
         out.push('\n');
         for (engine, kib) in &self.resident_kib {
             let _ = writeln!(
@@ -243,6 +304,9 @@ impl Report {
                 .join(", ")
         );
         let _ = writeln!(out, "Whole run: {:.0} s", self.elapsed_secs);
+        for note in &self.notes {
+            let _ = writeln!(out, "\nNote: {note}");
+        }
         out
     }
 
@@ -272,6 +336,17 @@ impl Report {
             "resident_kib": self.resident_kib.iter()
                 .map(|(engine, kib)| json!({"engine": engine, "kib": kib}))
                 .collect::<Vec<_>>(),
+            "cpu_cores": self.cpu.iter().map(|row| json!({
+                "run": row.run,
+                "engine": row.engine,
+                "server": row.server_cores,
+                "load_generator": row.load_cores,
+                "others_core0": row.others[0],
+                "others_core1": row.others[1],
+                "with_postgres": row.with_postgres,
+                "noisy": row.noisy(),
+            })).collect::<Vec<_>>(),
+            "notes": self.notes,
             "startup_ms": {
                 "median": median(&self.startup_ms),
                 "runs": self.startup_ms,

@@ -14,11 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use addressbook_bench::client::Connection;
+use addressbook_bench::cpu::CoreTimes;
 use addressbook_bench::entry;
 use addressbook_bench::loadgen::{self, LOAD_CORE, Load, WrkResult};
 use addressbook_bench::pg::{self, ScratchDatabase};
 use addressbook_bench::process::{self, Server};
-use addressbook_bench::report::{Outcome, Report, Row, SizeRow};
+use addressbook_bench::report::{CpuRow, Outcome, Report, Row, SizeRow};
 use anyhow::{Context, bail};
 use hyper::StatusCode;
 
@@ -102,6 +103,7 @@ struct Bench {
     settings: Settings,
     runtime: tokio::runtime::Runtime,
     notes: RefCell<Vec<String>>,
+    cpu: RefCell<Vec<CpuRow>>,
 }
 
 /// Removes the scratch directory (SQLite files, id lists, bodies) however the run ends.
@@ -171,6 +173,7 @@ fn run() -> anyhow::Result<()> {
             .enable_all()
             .build()?,
         notes: RefCell::new(Vec::new()),
+        cpu: RefCell::new(Vec::new()),
         root,
     };
     let mut report = Report {
@@ -221,6 +224,8 @@ fn run() -> anyhow::Result<()> {
     report
         .rows
         .sort_by_key(|row| SCENARIOS.iter().position(|s| *s == row.scenario));
+    report.cpu = bench.cpu.take();
+    report.notes = bench.notes.take();
     report.elapsed_secs = started.elapsed().as_secs_f64();
     let json_path = out_dir.join("throughput.json");
     std::fs::write(
@@ -229,9 +234,6 @@ fn run() -> anyhow::Result<()> {
     )
     .with_context(|| format!("cannot write {}", json_path.display()))?;
     println!("{}", report.markdown());
-    for note in bench.notes.borrow().iter() {
-        println!("Note: {note}");
-    }
     println!("JSON: {}", json_path.display());
     Ok(())
 }
@@ -419,11 +421,15 @@ impl Bench {
     fn wrk(
         &self,
         what: &str,
+        engine: &'static str,
         load: Load,
-        address: SocketAddr,
+        server: &Server,
         target: &Target,
     ) -> anyhow::Result<WrkResult> {
-        let base = format!("http://{address}");
+        let base = format!("http://{}", server.address());
+        let cores_before = CoreTimes::now();
+        let cpu_before = server.cpu_time();
+        let started = Instant::now();
         let result = match target {
             Target::Path(path) => loadgen::run(load, &format!("{base}{path}"), None),
             Target::RandomIds(ids) => {
@@ -436,9 +442,23 @@ impl Bench {
             }
         }
         .with_context(|| what.to_owned())?;
+        let wall = started.elapsed().as_secs_f64();
+        let server_cores = match (cpu_before, server.cpu_time()) {
+            (Some(before), Some(after)) => Some(after.saturating_sub(before).as_secs_f64() / wall),
+            _ => None,
+        };
+        self.cpu.borrow_mut().push(CpuRow {
+            run: what.to_owned(),
+            engine,
+            server_cores,
+            load_cores: result.load_cores,
+            others: others(cores_before, [server_cores, result.load_cores]),
+            // bare hyper's runs do not touch the database.
+            with_postgres: engine == "postgres" && !what.contains(BARE_HYPER),
+        });
         if result.non_2xx > 0 || result.socket_errors > 0 {
             self.notes.borrow_mut().push(format!(
-                "{what}: {} of {} responses were not 2xx/3xx, {} socket errors",
+                "{what} ({engine}): {} of {} responses were not 2xx/3xx, {} socket errors",
                 result.non_2xx, result.requests, result.socket_errors
             ));
         }
@@ -490,9 +510,10 @@ impl Bench {
             std::fs::write(&body_file, &body)?;
 
             let load = self.throughput_load();
-            let service = self.wrk(scenario, load, server.address(), target)?;
-            let baseline = self.bare_hyper(&body_file, |address| {
-                self.wrk(&format!("{scenario} ({BARE_HYPER})"), load, address, target)
+            let service = self.wrk(scenario, engine, load, &server, target)?;
+            let baseline = self.bare_hyper(&body_file, |bare| {
+                let what = format!("{scenario} ({BARE_HYPER})");
+                self.wrk(&what, engine, load, bare, target)
             })?;
             report.rows.push(Row {
                 scenario: scenario.to_string(),
@@ -518,8 +539,9 @@ impl Bench {
             progress(&format!("{engine}: page 1, one connection"));
             let single = self.wrk(
                 "page 1, one connection",
+                engine,
                 SINGLE,
-                server.address(),
+                &server,
                 &Target::Path("/addresses?limit=50"),
             )?;
             Some(single.p50_ms)
@@ -533,8 +555,9 @@ impl Bench {
         std::fs::write(&template, entry::template())?;
         let posts = self.wrk(
             POST,
+            engine,
             self.throughput_load(),
-            server.address(),
+            &server,
             &Target::Posts(&template),
         )?;
         server.stop()?;
@@ -573,9 +596,10 @@ impl Bench {
         match Server::start("addressbook-server (synchronous=off)", command)? {
             Ok(server) => {
                 let result = self.wrk(
-                    "POST (synchronous=off)",
+                    "POST /addresses (synchronous=off)",
+                    store.engine,
                     self.throughput_load(),
-                    server.address(),
+                    &server,
                     &Target::Posts(template),
                 )?;
                 server.stop()?;
@@ -636,7 +660,8 @@ impl Bench {
             if items != *expected {
                 bail!("{name} on {engine} returned {items} entries, not {expected}");
             }
-            let result = self.wrk(name, SINGLE, server.address(), &Target::Path(path))?;
+            let what = format!("{name}, {entries} entries");
+            let result = self.wrk(&what, engine, SINGLE, &server, &Target::Path(path))?;
             report.size_rows.push(SizeRow {
                 engine,
                 request: name.clone(),
@@ -719,12 +744,12 @@ impl Bench {
     fn bare_hyper<T>(
         &self,
         body: &Path,
-        measure: impl FnOnce(SocketAddr) -> anyhow::Result<T>,
+        measure: impl FnOnce(&Server) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
         let mut command = process::pinned(&self.bare_hyper);
         command.arg("--body").arg(body);
         let server = Server::must_start("bare-hyper", command)?;
-        let result = measure(server.address())?;
+        let result = measure(&server)?;
         server.stop()?;
         Ok(result)
     }
@@ -745,12 +770,15 @@ impl Bench {
             );
         }
         let seconds = self.settings.seconds.to_string();
-        let output = Command::new("taskset")
+        let mut command = Command::new("taskset");
+        command
             .args(["-c", LOAD_CORE, "pgbench", "-S", "-M", "prepared"])
             .args(["-c", "32", "-j", "1", "-T", &seconds])
-            .arg(database.url())
-            .output()
-            .context("cannot run pgbench")?;
+            .arg(database.url());
+        let cores_before = CoreTimes::now();
+        let (output, load_cores) =
+            loadgen::run_measured(&mut command).context("cannot run pgbench")?;
+        let others = others(cores_before, [Some(0.0), load_cores]);
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             bail!(
@@ -759,6 +787,14 @@ impl Bench {
             );
         }
         let tps = loadgen::pgbench_tps(&stdout)?;
+        self.cpu.borrow_mut().push(CpuRow {
+            run: "pgbench -S".to_owned(),
+            engine: "postgres",
+            server_cores: None,
+            load_cores,
+            others,
+            with_postgres: true,
+        });
         eprintln!("   pgbench -S: {tps:.0} tps");
         Ok(tps)
     }
@@ -818,6 +854,15 @@ impl Bench {
         }
         Ok(runs)
     }
+}
+
+/// Each core's busy share since `before` less what the measured processes used on it.
+fn others(before: Option<CoreTimes>, own: [Option<f64>; 2]) -> [Option<f64>; 2] {
+    let busy = match (before, CoreTimes::now()) {
+        (Some(before), Some(after)) => before.busy_since(&after),
+        _ => [None, None],
+    };
+    [0, 1].map(|core| Some((busy[core]? - own[core]?).max(0.0)))
 }
 
 /// Whether `GET /readiness` answers 200 now.
