@@ -1,5 +1,6 @@
 //! The parts of the throughput benchmark shared by its binaries; see `bench/README.md`.
 
+pub mod cleanup;
 pub mod client;
 pub mod cpu;
 pub mod entry;

@@ -95,6 +95,7 @@ impl ScratchDatabase {
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
         psql(admin, &format!("CREATE DATABASE {name}"))?;
+        crate::cleanup::add_database(admin, &name);
         Ok(Self {
             admin: admin.to_owned(),
             url: with_database(admin, &name),
@@ -120,6 +121,7 @@ impl Drop for ScratchDatabase {
         ) {
             eprintln!("warning: could not drop {}: {err:#}", self.name);
         }
+        crate::cleanup::remove_database(&self.name);
     }
 }
 

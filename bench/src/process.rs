@@ -51,6 +51,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        crate::cleanup::add_process(child.id());
         let stdout = child.stdout.take().context("stdout")?;
         let mut stderr = child.stderr.take().context("stderr")?;
         let (found, address) = mpsc::channel();
@@ -83,6 +84,7 @@ impl Server {
                 // Standard output closed without an address: the process is exiting.
                 let mut child = server.child.take().context("child")?;
                 let status = child.wait()?;
+                crate::cleanup::remove_process(child.id());
                 let stderr = server.take_stderr();
                 Ok(Err(StartFailure { status, stderr }))
             }
@@ -111,6 +113,7 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        crate::cleanup::add_process(child.id());
         Ok(Server {
             name: name.to_owned(),
             child: Some(child),
@@ -155,6 +158,7 @@ impl Server {
     /// SIGTERM, then waits for the process to drain and exit (SIGKILL if it takes too long).
     pub fn stop(mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
+        let _forget = Forget(child.id());
         let pid = Pid::from_raw(i32::try_from(child.id())?);
         kill(pid, Signal::SIGTERM).with_context(|| format!("cannot signal {}", self.name))?;
         let deadline = Instant::now() + STOP_TIMEOUT;
@@ -187,7 +191,17 @@ impl Drop for Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            crate::cleanup::remove_process(child.id());
         }
+    }
+}
+
+/// Takes a process off the signal handler's list once it has been waited for, on every path.
+struct Forget(u32);
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        crate::cleanup::remove_process(self.0);
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use addressbook_bench::cleanup;
 use addressbook_bench::client::Connection;
 use addressbook_bench::cpu::CoreTimes;
 use addressbook_bench::entry;
@@ -162,6 +163,8 @@ fn run() -> anyhow::Result<()> {
     let work = out_dir.join(format!("run-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let _cleanup = RemoveOnDrop(work.clone());
+    cleanup::add_dir(work.clone());
+    cleanup::on_signal()?;
 
     let bench = Bench {
         server_binary,
