@@ -131,6 +131,8 @@ impl CpuRow {
 #[derive(Debug, Default)]
 pub struct Report {
     pub commit: String,
+    /// When the run started, in seconds since the Unix epoch.
+    pub started_unix: u64,
     pub seconds: u64,
     pub entries: usize,
     pub big_entries: usize,
@@ -313,6 +315,7 @@ impl Report {
     pub fn to_json(&self) -> Value {
         json!({
             "commit": self.commit,
+            "started_unix": self.started_unix,
             "settings": {
                 "bench_seconds": self.seconds,
                 "bench_entries": self.entries,
