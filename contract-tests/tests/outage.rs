@@ -15,6 +15,7 @@ use serde_json::Value;
 contract_tests::engines!(
     postgres: a_database_outage_gets_503s_and_the_server_recovers_by_itself,
     in_debug_mode_an_outage_503_carries_the_error_chain,
+    a_database_restart_mid_stream_loses_no_acknowledged_write,
 );
 
 /// How long a request waits for a database connection; the default is 3 s.
@@ -110,6 +111,99 @@ async fn in_debug_mode_an_outage_503_carries_the_error_chain(store: Store) {
             .all(|link| link.as_str().is_some_and(|s| !s.is_empty())),
         "{reply:?}: error_chain holds non-empty strings"
     );
+}
+
+/// Writers creating entries while every connection the server has to the database is
+/// terminated, as a restart of PostgreSQL does (twice): each create gets 201 or a 503 problem,
+/// every 201 is stored afterwards, and the server serves again by itself.
+///
+/// A refused create may still have been stored when its connection died after the database
+/// committed and before the answer arrived: no server can know that outcome (an idempotency key
+/// makes the retry safe). So a refused create found stored is allowed only for a write that was
+/// in flight at a termination, at most one per writer per termination.
+async fn a_database_restart_mid_stream_loses_no_acknowledged_write(store: Store) {
+    const WRITERS: usize = 4;
+    const TERMINATIONS: usize = 2;
+    let server = store.start().await;
+    let admin = store.database_url().expect("a postgres store").to_owned();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let http = server.http();
+            let url = server.url("/addresses");
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let (mut acknowledged, mut refused) = (Vec::new(), Vec::new());
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let name = format!("Restart {writer}-{n}");
+                    n += 1;
+                    let reply = send(http.post(&url).json(&minimal_entry(&name))).await;
+                    match reply.status {
+                        201 => acknowledged.push(name),
+                        503 => {
+                            assert_eq!(
+                                reply.expect_problem(503).problem_type(),
+                                "/problems/service-unavailable"
+                            );
+                            refused.push(name);
+                        }
+                        _ => panic!("a create during a database restart got {reply:?}"),
+                    }
+                }
+                (acknowledged, refused)
+            })
+        })
+        .collect();
+
+    // Act: the database drops every connection of the server, twice, while writes go on.
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("the test connects");
+    for _ in 0..TERMINATIONS {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("backends terminate");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut acknowledged, mut refused) = (Vec::new(), Vec::new());
+    for writer in writers {
+        let (a, r) = writer.await.expect("a writer does not panic");
+        acknowledged.extend(a);
+        refused.extend(r);
+    }
+
+    // Assert
+    poll_readiness(&server, 200, RECOVER_WITHIN).await;
+    let stored: std::collections::BTreeSet<String> =
+        contract_tests::fixtures::list_all(&server.client())
+            .await
+            .iter()
+            .map(|entry| entry.full_name.as_str().to_owned())
+            .collect();
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|n| !stored.contains(*n))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged creates are gone: {lost:?}");
+    let ambiguous = refused.iter().filter(|n| stored.contains(*n)).count();
+    assert!(
+        ambiguous <= WRITERS * TERMINATIONS,
+        "{ambiguous} refused creates were stored; at most {} were in flight at a termination",
+        WRITERS * TERMINATIONS
+    );
+    assert!(!acknowledged.is_empty(), "no create succeeded at all");
+    contract_tests::notice(&format!(
+        "database restart: {} acknowledged, {} refused, {ambiguous} refused but committed",
+        acknowledged.len(),
+        refused.len()
+    ));
 }
 
 /// A proxy to the PostgreSQL server of `store`.

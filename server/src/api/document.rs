@@ -47,7 +47,7 @@ impl JsonDocument<super::schema::EntryPage> {
             if i > 0 {
                 json.push(',');
             }
-            json.push_str(&item.to_json());
+            item.write_json(&mut json);
         }
         json.push_str("],\"next_cursor\":");
         match next_cursor {

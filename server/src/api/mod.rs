@@ -88,12 +88,11 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         .at("/docs", get(docs))
         .nest("/", api)
         .around(move |next, req| {
-            let settings = context::ProblemSettings {
+            let settings = context::RequestSettings {
                 body_limit: context::BodyLimit(max_body_bytes),
                 debug,
             };
-            context::problem_details(next, req, settings)
+            context::handle(next, req, settings)
         })
         .with(Compression::new())
-        .around(request_log::log_request)
 }

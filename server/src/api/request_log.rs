@@ -3,8 +3,7 @@
 use std::time::Instant;
 
 use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Request, Response};
-use tracing::Instrument;
+use poem::{Request, Response};
 use uuid::Uuid;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -19,27 +18,41 @@ fn request_id(req: &Request) -> HeaderValue {
         })
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::from_str(&Uuid::now_v7().to_string())
+            let id = Uuid::now_v7();
+            HeaderValue::from_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
                 .expect("a UUID is a valid header value")
         })
 }
 
-pub async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let id = request_id(&req);
-    let span = tracing::info_span!(
-        "request",
-        request_id = id.to_str().unwrap_or_default(),
-        method = %req.method(),
-        path = req.uri().path(),
-    );
-    let started = Instant::now();
-    let mut response = match next.call(req).instrument(span.clone()).await {
-        Ok(response) => response.into_response(),
-        Err(err) => err.into_response(),
-    };
-    response.headers_mut().insert(REQUEST_ID, id);
-    let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| tracing::info!(status, latency_ms, "request completed"));
-    Ok(response)
+/// A request being answered: its id, the span its work is logged in, and when it began.
+pub struct RequestLog {
+    id: HeaderValue,
+    pub span: tracing::Span,
+    started: Instant,
+}
+
+impl RequestLog {
+    pub fn begin(req: &Request) -> Self {
+        let id = request_id(req);
+        let span = tracing::info_span!(
+            "request",
+            request_id = id.to_str().unwrap_or_default(),
+            method = %req.method(),
+            path = req.uri().path(),
+        );
+        Self {
+            id,
+            span,
+            started: Instant::now(),
+        }
+    }
+
+    /// Tags the response with the request id and writes the request's log line.
+    pub fn finish(self, response: &mut Response) {
+        response.headers_mut().insert(REQUEST_ID, self.id);
+        let status = response.status().as_u16();
+        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        self.span
+            .in_scope(|| tracing::info!(status, latency_ms, "request completed"));
+    }
 }

@@ -80,6 +80,13 @@ impl EntryDocument {
     /// The entry as one JSON object: `id`, the members of the content, `created_at` and
     /// `updated_at`.
     pub fn to_json(&self) -> String {
+        let mut json = String::with_capacity(self.content.len() + 128);
+        self.write_json(&mut json);
+        json
+    }
+
+    /// Appends [`EntryDocument::to_json`] to `out`, which a page of entries is written into.
+    pub fn write_json(&self, out: &mut String) {
         let members = self
             .content
             .trim()
@@ -87,32 +94,49 @@ impl EntryDocument {
             .and_then(|rest| rest.strip_suffix('}'))
             .map(str::trim)
             .unwrap_or_default();
-        let mut json = String::with_capacity(self.content.len() + 128);
-        json.push_str("{\"id\":\"");
-        json.push_str(
+        out.push_str("{\"id\":\"");
+        out.push_str(
             self.id
                 .as_hyphenated()
                 .encode_lower(&mut Uuid::encode_buffer()),
         );
-        json.push_str("\",");
+        out.push_str("\",");
         if !members.is_empty() {
-            json.push_str(members);
-            json.push(',');
+            out.push_str(members);
+            out.push(',');
         }
-        for (name, time) in [
-            ("created_at", self.created_at),
-            ("updated_at", self.updated_at),
-        ] {
-            json.push('"');
-            json.push_str(name);
-            json.push_str("\":\"");
-            json.push_str(&time.to_rfc3339());
-            json.push_str("\",");
-        }
-        json.pop();
-        json.push('}');
-        json
+        out.push_str("\"created_at\":\"");
+        write_rfc3339(out, self.created_at);
+        out.push_str("\",\"updated_at\":\"");
+        write_rfc3339(out, self.updated_at);
+        out.push_str("\"}");
     }
+}
+
+/// `time` as chrono's `to_rfc3339` writes it (`2026-12-02T01:57:39.123456+00:00`, the fraction
+/// in as few of 0, 3, 6 or 9 digits as hold it), appended to `out` rather than allocated: a page
+/// writes a hundred of them.
+fn write_rfc3339(out: &mut String, time: Timestamp) {
+    use chrono::{Datelike as _, Timelike as _};
+    use std::fmt::Write as _;
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    let nanos = time.nanosecond() % 1_000_000_000;
+    let _ = match nanos {
+        0 => Ok(()),
+        n if n % 1_000_000 == 0 => write!(out, ".{:03}", n / 1_000_000),
+        n if n % 1_000 == 0 => write!(out, ".{:06}", n / 1_000),
+        n => write!(out, ".{n:09}"),
+    };
+    out.push_str("+00:00");
 }
 
 impl EntryContent {
@@ -132,6 +156,53 @@ pub struct EntryContent {
     pub phone_numbers: Vec<PhoneNumber>,
     pub fax_numbers: Vec<PhoneNumber>,
     pub emails: Vec<EmailAddress>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_is_the_entry_as_one_json_object() {
+        let entry = Entry::create(EntryContent {
+            full_name: "Ada \"Countess\" Lovelace".into(),
+            addresses: Vec::new(),
+            phone_numbers: Vec::new(),
+            fax_numbers: Vec::new(),
+            emails: vec![EmailAddress {
+                kind: None,
+                email: "ada@example.org".into(),
+            }],
+        });
+        let json: serde_json::Value =
+            serde_json::from_str(&EntryDocument::of(&entry).to_json()).expect("valid JSON");
+        assert_eq!(json["id"], entry.id.to_string());
+        assert_eq!(json["full_name"], entry.content.full_name);
+        assert_eq!(json["emails"][0]["email"], "ada@example.org");
+        for (name, time) in [
+            ("created_at", entry.created_at),
+            ("updated_at", entry.updated_at),
+        ] {
+            assert_eq!(json[name], time.to_rfc3339(), "{name}");
+        }
+        assert_eq!(EntryDocument::of(&entry).entry().unwrap(), entry);
+
+        // Whole seconds, milliseconds and microseconds are written as chrono writes them.
+        for micros in [
+            1_764_633_600_000_000,
+            1_764_633_600_123_000,
+            1_764_633_600_123_456,
+        ] {
+            let time = DateTime::from_timestamp_micros(micros).unwrap();
+            let document = EntryDocument {
+                created_at: time,
+                updated_at: time,
+                ..EntryDocument::of(&entry)
+            };
+            let json: serde_json::Value = serde_json::from_str(&document.to_json()).unwrap();
+            assert_eq!(json["created_at"], time.to_rfc3339());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

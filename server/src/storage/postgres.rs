@@ -15,7 +15,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres};
 use uuid::Uuid;
 
-use super::sql::{self, Arg, DocumentRow, Strategy};
+use super::sql::{self, Arg, Dialect, DocumentRow, Strategy};
 use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
@@ -272,13 +272,25 @@ impl Storage for PostgresStorage {
     }
 
     async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
-        let statement = sql::list(request, Strategy::Planned);
-        // Not kept prepared: an unnamed statement is planned for its values every time. A
-        // search's best plan depends on how many entries its values match, and the generic plan
-        // a kept statement falls back to scanned the whole book.
+        let mut conn = self.pool.acquire().await.map_err(classify)?;
+        let strategy = match sql::count_matches(request) {
+            None => Strategy::OrderFirst,
+            Some(count) => {
+                let row: sqlx::postgres::PgRow =
+                    bind(sqlx::query(AssertSqlSafe(count.sql)), count.args)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(classify)?;
+                let counts = (0..sqlx::Row::len(&row))
+                    .map(|i| sqlx::Row::try_get::<i64, _>(&row, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(classify)?;
+                sql::strategy(request, &counts)
+            }
+        };
+        let statement = sql::list(request, strategy, Dialect::Postgres);
         let rows: Vec<Row> = bind_as(sqlx::query_as(AssertSqlSafe(statement.sql)), statement.args)
-            .persistent(false)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(classify)?;
         Ok(rows.into_iter().map(EntryDocument::from).collect())

@@ -77,14 +77,29 @@ impl<Id, Time> DocumentRow<Id, Time> {
 /// How a search reaches its entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
-    /// Let the engine's planner choose from its statistics (PostgreSQL keeps good ones).
-    Planned,
     /// Collect the few entries the terms index names for the filter of this kind, then sort
     /// them: for selective searches.
     TermsFirst(TermKind),
     /// Walk the listing order's index and keep each entry that has a matching term, until the
-    /// page is full: for searches that match much of the book.
+    /// page is full: for searches that match much of the book (and for listings without a
+    /// search).
     OrderFirst,
+}
+
+/// The SQL the engines do not share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A search's filters with fewer matching terms than this, for a page of `limit`, are answered
+/// terms first: collecting them and sorting costs at most this many rows. Above it the listing
+/// order is walked, which costs about `limit × entries / matches` probes: bounded by a constant
+/// for searches matching most of the book, at worst `entries / 20` just above the threshold.
+/// Neither engine keeps statistics of term ranges that could tell the two apart better.
+pub fn terms_first_below(limit: usize) -> usize {
+    20 * limit.max(1)
 }
 
 /// The condition that entry `entries.id` has a term of `kind` in the range a filter asks for.
@@ -103,7 +118,7 @@ fn term_condition(statement: &mut Statement, kind: TermKind, value: &str, prefix
 }
 
 /// The filters of `filter`, as (kind, value, whether a prefix matches).
-pub fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
+fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
     let Filter {
         text,
         city,
@@ -119,39 +134,68 @@ pub fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
     .collect()
 }
 
-/// Counts the terms matching one filter, stopping at `cap`: how an engine without range
-/// statistics tells a selective search from a broad one.
-pub fn count_terms(kind: TermKind, value: &str, prefix: bool, cap: usize) -> Statement {
+/// One row with a column per filter of `request`: its matching terms, counted up to
+/// [`terms_first_below`]. `None` without filters.
+pub fn count_matches(request: &PageRequest) -> Option<Statement> {
+    let filters = filter_terms(&request.filter);
+    if filters.is_empty() {
+        return None;
+    }
     let mut statement = Statement::default();
-    let condition = term_condition(&mut statement, kind, value, prefix);
-    let cap = statement.arg(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
-    statement.sql =
-        format!("SELECT count(*) FROM (SELECT 1 FROM entry_terms WHERE {condition} LIMIT {cap})");
-    statement
+    let cap = statement.arg(Arg::Int(
+        i64::try_from(terms_first_below(request.limit)).unwrap_or(i64::MAX),
+    ));
+    let counts: Vec<String> = filters
+        .into_iter()
+        .map(|(kind, value, prefix)| {
+            let condition = term_condition(&mut statement, kind, value, prefix);
+            format!(
+                "(SELECT count(*) FROM (SELECT 1 FROM entry_terms WHERE {condition} LIMIT {cap}) AS found)"
+            )
+        })
+        .collect();
+    statement.sql = format!("SELECT {}", counts.join(", "));
+    Some(statement)
+}
+
+/// The strategy for `request`, given what [`count_matches`] counted.
+pub fn strategy(request: &PageRequest, counts: &[i64]) -> Strategy {
+    let cap = i64::try_from(terms_first_below(request.limit)).unwrap_or(i64::MAX);
+    filter_terms(&request.filter)
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, count)| **count < cap)
+        .min_by_key(|(_, count)| **count)
+        .map_or(Strategy::OrderFirst, |((kind, _, _), _)| {
+            Strategy::TermsFirst(kind)
+        })
 }
 
 /// One page of a listing: the filters as conditions on the terms index, the order and the keyset
 /// position on the matching `entries_by_*` index.
-pub fn list(request: &PageRequest, strategy: Strategy) -> Statement {
+pub fn list(request: &PageRequest, strategy: Strategy, dialect: Dialect) -> Statement {
     let mut statement = Statement::default();
     let mut conditions = Vec::new();
     let mut from = "entries".to_owned();
     for (kind, value, prefix) in filter_terms(&request.filter) {
         let condition = term_condition(&mut statement, kind, value, prefix);
         match strategy {
-            // SQLite keeps the left side of a CROSS JOIN as the outer loop: the few matching
-            // entries are found first, then sorted.
             Strategy::TermsFirst(driver) if driver == kind => {
+                // SQLite keeps the left side of a CROSS JOIN as the outer loop; PostgreSQL puts
+                // the smaller side there by itself.
+                let join = match dialect {
+                    Dialect::Sqlite => "CROSS JOIN",
+                    Dialect::Postgres => "JOIN",
+                };
                 from = format!(
                     "(SELECT DISTINCT entry_id FROM entry_terms WHERE {condition}) AS matched \
-                     CROSS JOIN entries ON entries.id = matched.entry_id"
+                     {join} entries ON entries.id = matched.entry_id"
                 );
             }
-            Strategy::Planned => conditions.push(format!(
-                "entries.id IN (SELECT entry_id FROM entry_terms WHERE {condition})"
-            )),
-            Strategy::TermsFirst(_) | Strategy::OrderFirst => conditions.push(format!(
-                "EXISTS (SELECT 1 FROM entry_terms WHERE entry_id = entries.id AND {condition})"
+            // A scalar subquery, not EXISTS: PostgreSQL would turn EXISTS into a join it may
+            // answer by hashing every match; a subquery stays a probe per entry walked.
+            _ => conditions.push(format!(
+                "(SELECT TRUE FROM entry_terms WHERE entry_id = entries.id AND {condition} LIMIT 1)"
             )),
         }
     }
@@ -276,7 +320,11 @@ mod tests {
                 id: Uuid::nil(),
             }),
         };
-        let statement = list(&request, Strategy::Planned);
+        let statement = list(
+            &request,
+            Strategy::TermsFirst(TermKind::Text),
+            Dialect::Postgres,
+        );
         assert!(
             statement.sql.contains("term >= $2 AND term < $3"),
             "{}",

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 use self::file::Health;
 use self::writer::{Savepoint, Writer};
-use super::sql::{self, Arg, DocumentRow, Statement, Strategy};
+use super::sql::{self, Arg, Dialect, DocumentRow, Statement, Strategy};
 use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
@@ -367,45 +367,20 @@ fn index_terms(conn: &Connection, id: Uuid, content: &EntryContent) -> rusqlite:
     execute(conn, &sql::insert_terms(id, content)).map(|_| ())
 }
 
-/// Chooses how to answer a search (see [`Strategy`]). SQLite keeps no statistics of term ranges,
-/// so each filter's matches are counted, up to the point where walking the listing order would
-/// be cheaper: about `sqrt(entries * page size)` matches, where collecting them all and walking
-/// the order until the page is full cost the same.
+/// Chooses how to answer a search (see [`Strategy`]) from the counts of its matches.
 fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> {
-    let filters = sql::filter_terms(&request.filter);
-    if filters.is_empty() {
+    let Some(count) = sql::count_matches(request) else {
         return Ok(Strategy::OrderFirst);
-    }
-    // The largest rowid: the number of entries, give or take deleted ones, found in O(log n).
-    let entries: i64 = conn
-        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM entries")?
-        .query_row([], |row| row.get(0))?;
-    let entries = usize::try_from(entries).unwrap_or(0);
-    let cap = ((entries.max(1) * request.limit.max(1)) as f64)
-        .sqrt()
-        .ceil() as usize
-        + 1;
-    let mut counts = Vec::with_capacity(filters.len());
-    for (kind, text, prefix) in &filters {
-        let statement = sql::count_terms(*kind, text, *prefix, cap);
-        let count: i64 = conn
-            .prepare_cached(&sqlite_sql(&statement.sql))?
-            .query_row(
-                rusqlite::params_from_iter(statement.args.iter().map(value)),
-                |row| row.get(0),
-            )?;
-        counts.push(usize::try_from(count).unwrap_or(usize::MAX));
-    }
-    if counts.iter().all(|&count| count >= cap) {
-        return Ok(Strategy::OrderFirst);
-    }
-    // The most selective filter drives the query.
-    let (most_selective, _) = counts
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, count)| **count)
-        .expect("there is a filter");
-    Ok(Strategy::TermsFirst(filters[most_selective].0))
+    };
+    let counts: Vec<i64> = conn.prepare_cached(&sqlite_sql(&count.sql))?.query_row(
+        rusqlite::params_from_iter(count.args.iter().map(value)),
+        |row| {
+            (0..row.as_ref().column_count())
+                .map(|i| row.get::<_, i64>(i))
+                .collect()
+        },
+    )?;
+    Ok(sql::strategy(request, &counts))
 }
 
 #[async_trait]
@@ -514,7 +489,7 @@ impl Storage for SqliteStorage {
 
     async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
         self.read(|conn| {
-            let statement = sql::list(request, plan(conn, request)?);
+            let statement = sql::list(request, plan(conn, request)?, Dialect::Sqlite);
             let mut prepared = conn.prepare_cached(&sqlite_sql(&statement.sql))?;
             let rows = prepared.query_map(
                 rusqlite::params_from_iter(statement.args.iter().map(value)),
@@ -605,5 +580,145 @@ impl Storage for SqliteStorage {
                 .optional()
                 .map(|_| ())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Filter, Sort};
+
+    /// An in-memory database with the schema the migrations make.
+    fn schema() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        for migration in [
+            include_str!("../../../migrations/sqlite/20261121000001_create_entries.up.sql"),
+            include_str!(
+                "../../../migrations/sqlite/20261121000002_create_idempotency_keys.up.sql"
+            ),
+            include_str!("../../../migrations/sqlite/20261202000003_create_storage_probe.up.sql"),
+            include_str!(
+                "../../../migrations/sqlite/20261202000004_index_terms_by_entry_and_term.up.sql"
+            ),
+        ] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn
+    }
+
+    fn query_plan(conn: &Connection, statement: &Statement) -> String {
+        let mut explain = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                sqlite_sql(&statement.sql)
+            ))
+            .unwrap();
+        let rows = explain
+            .query_map(
+                rusqlite::params_from_iter(statement.args.iter().map(value)),
+                |row| row.get::<_, String>(3),
+            )
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    fn search(q: &str) -> PageRequest {
+        PageRequest {
+            limit: 21,
+            filter: Filter::new(Some(q), None, None),
+            sort: Sort::default(),
+            after: None,
+        }
+    }
+
+    #[test]
+    fn each_strategy_reaches_its_entries_through_the_index_it_is_for() {
+        let conn = schema();
+        let request = search("jane");
+
+        let terms_first = query_plan(
+            &conn,
+            &sql::list(
+                &request,
+                Strategy::TermsFirst(crate::domain::TermKind::Text),
+                Dialect::Sqlite,
+            ),
+        );
+        assert!(
+            terms_first
+                .contains("SEARCH entry_terms USING PRIMARY KEY (kind=? AND term>? AND term<?)")
+                && terms_first.contains("SCAN matched")
+                && terms_first
+                    .contains("SEARCH entries USING INDEX sqlite_autoindex_entries_1 (id=?)"),
+            "the matching terms drive the query, each entry found by its id:\n{terms_first}"
+        );
+        assert!(
+            terms_first.contains("USE TEMP B-TREE FOR ORDER BY"),
+            "{terms_first}"
+        );
+
+        let order_first = query_plan(
+            &conn,
+            &sql::list(&request, Strategy::OrderFirst, Dialect::Sqlite),
+        );
+        assert!(
+            order_first.contains("SCAN entries USING INDEX entries_by_created"),
+            "the order's index is walked:\n{order_first}"
+        );
+        assert!(
+            order_first.contains("entry_terms_by_entry"),
+            "each entry is probed by the (entry, kind, term) index:\n{order_first}"
+        );
+        assert!(
+            !order_first.contains("TEMP B-TREE"),
+            "nothing is sorted:\n{order_first}"
+        );
+    }
+
+    #[test]
+    fn a_selective_search_goes_terms_first_and_a_broad_one_order_first() {
+        let conn = schema();
+        let insert = |name: &str| {
+            let entry = Entry::create(
+                EntryContent::from_json(&serde_json::json!({"full_name": name})).unwrap(),
+            );
+            conn.execute(
+                &sqlite_sql(sql::INSERT_ENTRY),
+                rusqlite::params![
+                    entry.id,
+                    1,
+                    entry.created_at.timestamp_micros(),
+                    entry.updated_at.timestamp_micros(),
+                    entry.content.full_name,
+                    entry.content.sort_name(),
+                    entry.content.to_json()
+                ],
+            )
+            .unwrap();
+            index_terms(&conn, entry.id, &entry.content).unwrap();
+        };
+        for n in 0..500 {
+            insert(&format!("Jane Doe {n}"));
+        }
+        insert("Ada Lovelace");
+        assert_eq!(
+            plan(&conn, &search("ada")).unwrap(),
+            Strategy::TermsFirst(crate::domain::TermKind::Text)
+        );
+        assert_eq!(plan(&conn, &search("jane")).unwrap(), Strategy::OrderFirst);
+        let page = |q| {
+            let request = search(q);
+            let statement = sql::list(&request, plan(&conn, &request).unwrap(), Dialect::Sqlite);
+            let mut prepared = conn.prepare(&sqlite_sql(&statement.sql)).unwrap();
+            let rows = prepared
+                .query_map(
+                    rusqlite::params_from_iter(statement.args.iter().map(value)),
+                    document,
+                )
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>()
+        };
+        assert_eq!(page("ada").len(), 1);
+        assert_eq!(page("jane").len(), 21);
     }
 }
