@@ -26,7 +26,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgr
 
 pub struct PostgresStorage {
     pool: PgPool,
+    /// PostgreSQL's estimate of the number of entries, and when it was read.
+    entries: std::sync::Mutex<Option<(u64, std::time::Instant)>>,
 }
+
+/// How long the estimate of the book's size is used before it is read again: it only has to be
+/// right within a factor of a few.
+const ESTIMATE_FOR: Duration = Duration::from_secs(30);
 
 impl PostgresStorage {
     /// Prepares the pool without connecting: the server starts (and reports not ready) while the
@@ -47,7 +53,10 @@ impl PostgresStorage {
             .max_connections(settings.max_connections)
             .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            entries: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn migrations(&self) -> Migrations<sqlx::Postgres> {
@@ -140,6 +149,32 @@ fn content_of(json: &str) -> Result<EntryContent, StorageError> {
 }
 
 impl PostgresStorage {
+    /// The number of entries as PostgreSQL's statistics estimate it (`None` before the table was
+    /// first analyzed), read at most every [`ESTIMATE_FOR`].
+    async fn estimated_entries(
+        &self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<Option<u64>, StorageError> {
+        let cached = *self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((entries, read)) = cached
+            && read.elapsed() < ESTIMATE_FOR
+        {
+            return Ok(Some(entries));
+        }
+        let estimate: f32 =
+            sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'entries'::regclass")
+                .fetch_one(conn)
+                .await
+                .map_err(classify)?;
+        // -1: never analyzed.
+        let entries = (estimate >= 0.0).then_some(estimate as u64);
+        if let Some(entries) = entries {
+            *self.entries.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((entries, std::time::Instant::now()));
+        }
+        Ok(entries)
+    }
+
     /// Why a conditional write did not happen: the entry is gone, or has another version.
     async fn refusal<T>(
         &self,
@@ -273,7 +308,12 @@ impl Storage for PostgresStorage {
 
     async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
         let mut conn = self.pool.acquire().await.map_err(classify)?;
-        let strategy = match sql::count_matches(request) {
+        let cap = if request.filter.is_empty() {
+            0
+        } else {
+            sql::terms_first_below(request.limit, self.estimated_entries(&mut conn).await?)
+        };
+        let strategy = match sql::count_matches(request, cap) {
             None => Strategy::OrderFirst,
             Some(count) => {
                 let row: sqlx::postgres::PgRow =
@@ -285,7 +325,7 @@ impl Storage for PostgresStorage {
                     .map(|i| sqlx::Row::try_get::<i64, _>(&row, i))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(classify)?;
-                sql::strategy(request, &counts)
+                sql::strategy(request, &counts, cap)
             }
         };
         let statement = sql::list(request, strategy, Dialect::Postgres);

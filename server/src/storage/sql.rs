@@ -93,13 +93,20 @@ pub enum Dialect {
     Postgres,
 }
 
-/// A search's filters with fewer matching terms than this, for a page of `limit`, are answered
-/// terms first: collecting them and sorting costs at most this many rows. Above it the listing
-/// order is walked, which costs about `limit × entries / matches` probes: bounded by a constant
-/// for searches matching most of the book, at worst `entries / 20` just above the threshold.
-/// Neither engine keeps statistics of term ranges that could tell the two apart better.
-pub fn terms_first_below(limit: usize) -> usize {
-    20 * limit.max(1)
+/// A search's filters with fewer matching terms than this, for a page of `limit` in a book of
+/// about `entries`, are answered terms first: collecting them and sorting costs at most this many
+/// rows. Above it the listing order is walked, which costs about `limit × entries / matches`
+/// probes. The two cost the same at `sqrt(limit × entries)` matches, kept between one and twenty
+/// pages (twenty when the size of the book is not known). Neither engine keeps statistics of
+/// term ranges that could tell the two apart better.
+pub fn terms_first_below(limit: usize, entries: Option<u64>) -> usize {
+    let limit = limit.max(1);
+    match entries {
+        Some(entries) => {
+            ((entries.max(1) as f64 * limit as f64).sqrt().ceil() as usize).clamp(limit, 20 * limit)
+        }
+        None => 20 * limit,
+    }
 }
 
 /// The condition that entry `entries.id` has a term of `kind` in the range a filter asks for.
@@ -134,17 +141,15 @@ fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
     .collect()
 }
 
-/// One row with a column per filter of `request`: its matching terms, counted up to
-/// [`terms_first_below`]. `None` without filters.
-pub fn count_matches(request: &PageRequest) -> Option<Statement> {
+/// One row with a column per filter of `request`: its matching terms, counted up to `cap`
+/// ([`terms_first_below`]). `None` without filters.
+pub fn count_matches(request: &PageRequest, cap: usize) -> Option<Statement> {
     let filters = filter_terms(&request.filter);
     if filters.is_empty() {
         return None;
     }
     let mut statement = Statement::default();
-    let cap = statement.arg(Arg::Int(
-        i64::try_from(terms_first_below(request.limit)).unwrap_or(i64::MAX),
-    ));
+    let cap = statement.arg(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
     let counts: Vec<String> = filters
         .into_iter()
         .map(|(kind, value, prefix)| {
@@ -158,9 +163,9 @@ pub fn count_matches(request: &PageRequest) -> Option<Statement> {
     Some(statement)
 }
 
-/// The strategy for `request`, given what [`count_matches`] counted.
-pub fn strategy(request: &PageRequest, counts: &[i64]) -> Strategy {
-    let cap = i64::try_from(terms_first_below(request.limit)).unwrap_or(i64::MAX);
+/// The strategy for `request`, given what [`count_matches`] counted up to `cap`.
+pub fn strategy(request: &PageRequest, counts: &[i64], cap: usize) -> Strategy {
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     filter_terms(&request.filter)
         .into_iter()
         .zip(counts)

@@ -369,7 +369,15 @@ fn index_terms(conn: &Connection, id: Uuid, content: &EntryContent) -> rusqlite:
 
 /// Chooses how to answer a search (see [`Strategy`]) from the counts of its matches.
 fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> {
-    let Some(count) = sql::count_matches(request) else {
+    if request.filter.is_empty() {
+        return Ok(Strategy::OrderFirst);
+    }
+    // The largest rowid: the number of entries, give or take deleted ones, in O(log n).
+    let entries: i64 = conn
+        .prepare_cached("SELECT coalesce(max(rowid), 0) FROM entries")?
+        .query_row([], |row| row.get(0))?;
+    let cap = sql::terms_first_below(request.limit, u64::try_from(entries).ok());
+    let Some(count) = sql::count_matches(request, cap) else {
         return Ok(Strategy::OrderFirst);
     };
     let counts: Vec<i64> = conn.prepare_cached(&sqlite_sql(&count.sql))?.query_row(
@@ -380,7 +388,7 @@ fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> 
                 .collect()
         },
     )?;
-    Ok(sql::strategy(request, &counts))
+    Ok(sql::strategy(request, &counts, cap))
 }
 
 #[async_trait]
