@@ -76,6 +76,84 @@ pub use patch::EntryPatch;
 mod sort;
 pub use sort::SortOrder;
 
+/// A credential a [`Client`] sends on every request.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A JWT, sent as `Authorization: Bearer <token>`.
+    BearerToken(String),
+    /// An API key (`abk_...`), sent as `X-API-Key`.
+    ApiKey(String),
+}
+
+/// Why a client could not be made.
+#[derive(Debug)]
+pub enum ClientBuildError {
+    /// The credential holds characters a header cannot carry.
+    InvalidCredential,
+    /// reqwest could not build its client.
+    Http(reqwest::Error),
+}
+
+impl std::fmt::Display for ClientBuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidCredential => f.write_str("the credential is not valid header text"),
+            Self::Http(err) => write!(f, "cannot build the HTTP client: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientBuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidCredential => None,
+            Self::Http(err) => Some(err),
+        }
+    }
+}
+
+impl Client {
+    /// A client that sends `credential` on every request, with the same timeouts as
+    /// [`Client::new`]. Progenitor ignores the contract's security schemes, so the credential
+    /// travels as a default header of the underlying `reqwest::Client`.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), addressbook_client::ClientBuildError> {
+    /// use addressbook_client::{Client, Credential};
+    /// let client = Client::with_credential(
+    ///     "https://addressbook.example",
+    ///     Credential::ApiKey(std::env::var("ADDRESSBOOK_API_KEY").unwrap_or_default()),
+    /// )?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_credential(
+        baseurl: &str,
+        credential: Credential,
+    ) -> Result<Self, ClientBuildError> {
+        let (name, value) = match credential {
+            Credential::BearerToken(token) => {
+                (reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
+            }
+            Credential::ApiKey(key) => (reqwest::header::HeaderName::from_static("x-api-key"), key),
+        };
+        let mut value = reqwest::header::HeaderValue::from_str(&value)
+            .map_err(|_| ClientBuildError::InvalidCredential)?;
+        // Kept out of reqwest's debug output and logs.
+        value.set_sensitive(true);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(name, value);
+        let timeout = std::time::Duration::from_secs(15);
+        let client = reqwest::ClientBuilder::new()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .default_headers(headers)
+            .build()
+            .map_err(ClientBuildError::Http)?;
+        Ok(Self::new_with_client(baseurl, client))
+    }
+}
+
 // Re-exported so callers can build a custom `reqwest::Client` (`Client::new_with_client`) and
 // name header constants without having to depend on the exact reqwest version used here.
 pub use reqwest;

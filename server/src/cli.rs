@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::manage::{self, MigrateAction};
+use crate::manage::{self, KeysAction, MigrateAction};
 use crate::startup::Application;
 
 #[derive(Debug, Parser)]
@@ -45,6 +45,14 @@ pub enum Command {
         /// Directory of `*.json` files, one entry each.
         #[arg(default_value = "data/addresses")]
         dir: PathBuf,
+        /// The tenant whose book the entries go into.
+        #[arg(long, default_value = crate::domain::Tenant::DEFAULT)]
+        tenant: String,
+    },
+    /// Make, revoke or list API keys for service-to-service callers.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
     },
     /// Delete every entry: revert all migrations and apply them again.
     Reset {
@@ -80,7 +88,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
         }
         Command::Migrate { action } => manage::migrate(&settings, action).await,
-        Command::Seed { dir } => manage::seed(&settings, &dir).await,
+        Command::Seed { dir, tenant } => manage::seed(&settings, &dir, &tenant).await,
+        Command::Keys { action } => manage::keys(&settings, action).await,
         Command::Reset { yes } => manage::reset(&settings, yes).await,
     }
 }

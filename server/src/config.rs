@@ -16,6 +16,7 @@ pub const DEFAULT_CONFIG: &str = "configs/addressbook-local.yaml";
 pub struct Settings {
     pub server: ServerSettings,
     pub api: ApiSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
     pub storage: StorageSettings,
 }
@@ -65,9 +66,95 @@ impl Default for ApiSettings {
             require_if_match: false,
             idempotency_window_secs: 24 * 60 * 60,
             idempotency_takeover_secs: 60,
-            cursor_key: "addressbook-local-cursor-key".to_owned(),
+            cursor_key: DEFAULT_CURSOR_KEY.to_owned(),
         }
     }
+}
+
+/// The public default of `api.cursor_key`: fine on one machine, refused where credentials are
+/// required (a cursor signed with a key everyone knows can be forged).
+pub const DEFAULT_CURSOR_KEY: &str = "addressbook-local-cursor-key";
+
+/// Who may call the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    pub jwt: JwtSettings,
+    /// API keys for service-to-service callers, besides those created with `keys create`.
+    pub api_keys: Vec<ApiKeySettings>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No credentials: every request acts for the one local tenant with every scope.
+    #[default]
+    Disabled,
+    /// Every request to the entries needs a bearer token or an API key.
+    Required,
+}
+
+/// How bearer tokens (JWTs) are verified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtSettings {
+    /// The `iss` every token must carry; not checked when unset.
+    pub issuer: Option<String>,
+    /// The `aud` every token must carry; not checked when unset.
+    pub audience: Option<String>,
+    /// How far the clocks of the issuer and this server may disagree, for `exp` and `nbf`.
+    pub leeway_secs: u64,
+    /// The claim naming the caller's tenant.
+    pub tenant_claim: String,
+    /// The claim with the caller's scopes, space-separated (or a list).
+    pub scope_claim: String,
+    /// A JWKS file (RFC 7517) with the issuer's public keys.
+    pub jwks_file: Option<PathBuf>,
+    /// Keys given here rather than in a JWKS file.
+    pub keys: Vec<JwtKeySettings>,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: None,
+            leeway_secs: 30,
+            tenant_claim: "tenant".to_owned(),
+            scope_claim: "scope".to_owned(),
+            jwks_file: None,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// One key a token may be signed with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeySettings {
+    /// The `kid` of tokens signed with this key; a token without a `kid` is tried against every
+    /// key of its algorithm.
+    pub kid: Option<String>,
+    /// `HS256`, `RS256`, `ES256` or `EdDSA`.
+    pub algorithm: String,
+    /// The shared secret of an `HS256` key (for development).
+    pub secret: Option<String>,
+    /// The PEM public key of an `RS256`, `ES256` or `EdDSA` key.
+    pub public_key_pem: Option<String>,
+}
+
+/// An API key given in the configuration: only the SHA-256 of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// The key's id: the part of the key before its secret.
+    pub id: String,
+    /// The SHA-256 of the key's secret, in hex.
+    pub secret_sha256: String,
+    pub tenant: String,
+    /// `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! of them share and knows nothing of HTTP or SQL.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -1,5 +1,5 @@
-//! The management subcommands: `migrate`, `seed` and `reset`. They print a report for a person
-//! on stdout and fail with a one-line error.
+//! The management subcommands: `migrate`, `seed`, `reset` and `keys`. They print a report for a
+//! person on stdout and fail with a one-line error.
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::config::{Engine, Settings};
-use crate::domain::EntryContent;
+use crate::domain::{ApiKey, Caller, EntryContent, Scope, Tenant};
 use crate::service::{AddressBook, Policy};
 use crate::storage::{self, Opened, Schema};
 
@@ -24,6 +24,27 @@ pub enum MigrateAction {
     },
     /// List the migrations and whether each is applied.
     Status,
+}
+
+/// What `keys` does.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Make an API key and print it, once: only the SHA-256 of its secret is kept.
+    Create {
+        /// The tenant the key acts for.
+        #[arg(long)]
+        tenant: String,
+        /// A scope the key grants (read, write, admin); repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// What the key is for, for people.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Revoke a key by its id: it fails from then on (within 30 s on running servers).
+    Revoke { id: String },
+    /// List the keys, without their secrets.
+    List,
 }
 
 async fn open_with_schema(settings: &Settings) -> anyhow::Result<(Opened, &'static str)> {
@@ -83,7 +104,9 @@ pub async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Resu
 
 /// Loads every `*.json` file in `dir` (sorted by name) through the API's own validation.
 /// Fails, after loading the valid ones, if any file was rejected.
-pub async fn seed(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+pub async fn seed(settings: &Settings, dir: &Path, tenant: &str) -> anyhow::Result<()> {
+    let tenant = Tenant::parse(tenant).context("--tenant")?;
+    let caller = Caller::new(tenant, [Scope::Write], "seed".to_owned());
     let (opened, engine) = open_with_schema(settings).await?;
     schema(&opened)
         .up()
@@ -101,7 +124,7 @@ pub async fn seed(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
 
     let (mut loaded, mut rejected) = (0, 0);
     for file in &files {
-        match load_one(&book, file).await {
+        match load_one(&book, &caller, file).await {
             Ok(id) => {
                 loaded += 1;
                 println!("loaded   {} as {id}", file.display());
@@ -125,7 +148,11 @@ pub async fn seed(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load_one(book: &AddressBook, file: &Path) -> Result<uuid::Uuid, Vec<String>> {
+async fn load_one(
+    book: &AddressBook,
+    caller: &Caller,
+    file: &Path,
+) -> Result<uuid::Uuid, Vec<String>> {
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read: {e}")])?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| vec![format!("not JSON: {e}")])?;
@@ -137,7 +164,7 @@ async fn load_one(book: &AddressBook, file: &Path) -> Result<uuid::Uuid, Vec<Str
             .collect::<Vec<_>>()
     })?;
     let entry = book
-        .create(content)
+        .create(caller, content)
         .await
         .map_err(|e| vec![format!("cannot store: {e}")])?;
     Ok(entry.id)
@@ -153,5 +180,70 @@ pub async fn reset(settings: &Settings, confirmed: bool) -> anyhow::Result<()> {
         .await
         .context("cannot reset the schema")?;
     println!("{engine}: schema recreated; the address book is empty");
+    Ok(())
+}
+
+pub async fn keys(settings: &Settings, action: KeysAction) -> anyhow::Result<()> {
+    let (opened, engine) = open_with_schema(settings).await?;
+    schema(&opened)
+        .up()
+        .await
+        .context("cannot apply migrations")?;
+    let book = AddressBook::new(opened.storage, Policy::default());
+    match action {
+        KeysAction::Create {
+            tenant,
+            scopes,
+            name,
+        } => {
+            let tenant = Tenant::parse(&tenant).context("--tenant")?;
+            let scopes = scopes
+                .iter()
+                .map(|name| {
+                    Scope::named(name).with_context(|| {
+                        format!("--scope {name:?}: the scopes are read, write and admin")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (key, secret) = crate::auth::new_api_key(tenant, scopes, name);
+            book.add_api_key(&key)
+                .await
+                .context("cannot keep the key")?;
+            println!(
+                "{engine}: made key {} for tenant {} ({})",
+                key.id,
+                key.tenant,
+                ApiKey::scope_names(&key.scopes)
+            );
+            println!("{secret}");
+            println!("Send it as X-API-Key (or Authorization: Bearer). It is shown this once.");
+        }
+        KeysAction::Revoke { id } => {
+            if !book
+                .revoke_api_key(&id)
+                .await
+                .context("cannot revoke the key")?
+            {
+                bail!("no key that is not revoked has the id {id:?}");
+            }
+            println!("{engine}: revoked key {id}");
+        }
+        KeysAction::List => {
+            for key in book.api_keys().await.context("cannot list the keys")? {
+                let state = match key.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{engine}: {} tenant={} scopes={} {state} made {} {}",
+                    key.id,
+                    key.tenant,
+                    ApiKey::scope_names(&key.scopes),
+                    key.created_at.to_rfc3339(),
+                    key.name
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Comparison, Entry, EntryContent, EntryDocument, EntryPatch, Page, PageRequest, Position,
-    Precondition, ValidationErrors,
+    self, ApiKey, Caller, Comparison, Entry, EntryContent, EntryDocument, EntryPatch, Page,
+    PageRequest, Position, Precondition, Scope, Tenant, ValidationErrors,
 };
 use crate::storage::{
     BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, Storage, StorageError, Write,
@@ -18,6 +18,9 @@ use crate::storage::{
 /// Why an operation did not happen. Each says what happened, so the API can answer precisely.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The caller was not granted the scope the operation needs.
+    #[error("the caller lacks the {} scope", .0.name())]
+    Forbidden(Scope),
     #[error("no entry has this id")]
     NotFound,
     #[error("the entry does not satisfy the precondition")]
@@ -128,9 +131,14 @@ impl AddressBook {
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
-    pub async fn create(&self, content: EntryContent) -> Result<Entry, ServiceError> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        content: EntryContent,
+    ) -> Result<Entry, ServiceError> {
+        require(caller, Scope::Write)?;
         let entry = Entry::create(content);
-        self.storage.insert(&entry, None).await?;
+        self.storage.insert(&caller.tenant, &entry, None).await?;
         tracing::debug!(id = %entry.id, "entry created");
         Ok(entry)
     }
@@ -146,10 +154,13 @@ impl AddressBook {
     #[tracing::instrument(skip_all, err(level = "debug", Debug))]
     pub async fn create_idempotent<E: std::fmt::Debug>(
         &self,
+        caller: &Caller,
         key: &str,
         content: impl Future<Output = Result<EntryContent, E>>,
     ) -> Result<Entry, CreateFailure<E>> {
-        let claim = match self.storage.claim_key(&self.claim_request(key)).await? {
+        require(caller, Scope::Write)?;
+        let claim_request = self.claim_request(&caller.tenant, key);
+        let claim = match self.storage.claim_key(&claim_request).await? {
             KeyClaim::Claimed(claim) => claim,
             KeyClaim::InFlight => return Err(ServiceError::KeyInFlight.into()),
             KeyClaim::Completed(original) => {
@@ -165,7 +176,11 @@ impl AddressBook {
         let held = HeldClaim::new(self.storage.clone(), claim);
         let outcome = async {
             let entry = Entry::create(content.await.map_err(CreateFailure::Content)?);
-            match self.storage.insert(&entry, Some(held.claim())).await? {
+            match self
+                .storage
+                .insert(&caller.tenant, &entry, Some(held.claim()))
+                .await?
+            {
                 Insert::Stored => Ok(entry),
                 Insert::ClaimLost => Err(ServiceError::KeyTakenOver.into()),
             }
@@ -183,11 +198,12 @@ impl AddressBook {
         }
     }
 
-    fn claim_request<'k>(&self, key: &'k str) -> ClaimRequest<'k> {
+    fn claim_request<'k>(&self, tenant: &'k Tenant, key: &'k str) -> ClaimRequest<'k> {
         let now = domain::now();
         let duration = |d| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         let window = duration(self.policy.idempotency_window);
         ClaimRequest {
+            tenant,
             key,
             now,
             expires_at: now
@@ -205,18 +221,23 @@ impl AddressBook {
     }
 
     /// The entry as stored, ready to be sent.
-    #[tracing::instrument(skip(self), err(level = "debug"))]
-    pub async fn get(&self, id: Uuid) -> Result<EntryDocument, ServiceError> {
+    #[tracing::instrument(skip(self, caller), err(level = "debug"))]
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<EntryDocument, ServiceError> {
+        require(caller, Scope::Read)?;
+        self.document(&caller.tenant, id).await
+    }
+
+    async fn document(&self, tenant: &Tenant, id: Uuid) -> Result<EntryDocument, ServiceError> {
         self.storage
-            .get(id)
+            .get(tenant, id)
             .await
             .map_err(ServiceError::of_read)?
             .ok_or(ServiceError::NotFound)
     }
 
     /// The entry with its content parsed, to change it.
-    async fn current(&self, id: Uuid) -> Result<Entry, ServiceError> {
-        self.get(id).await?.entry().map_err(|err| {
+    async fn current(&self, tenant: &Tenant, id: Uuid) -> Result<Entry, ServiceError> {
+        self.document(tenant, id).await?.entry().map_err(|err| {
             ServiceError::Internal(format!("entry {id} holds bad JSON: {err}").into())
         })
     }
@@ -224,6 +245,7 @@ impl AddressBook {
     /// The version a write must find to satisfy `precondition`: `None` writes whatever is there.
     async fn expected_version(
         &self,
+        tenant: &Tenant,
         id: Uuid,
         precondition: Option<&Precondition>,
     ) -> Result<Option<i64>, ServiceError> {
@@ -234,7 +256,7 @@ impl AddressBook {
                 // The write itself checks the version: no read needed.
                 Some(version) => Ok(Some(version)),
                 None => {
-                    let current = self.get(id).await?;
+                    let current = self.document(tenant, id).await?;
                     if precondition.matches(current.version, Comparison::Strong) {
                         Ok(Some(current.version))
                     } else {
@@ -254,17 +276,20 @@ impl AddressBook {
         }
     }
 
-    #[tracing::instrument(skip(self, content), err(level = "debug"))]
+    #[tracing::instrument(skip(self, caller, content), err(level = "debug"))]
     pub async fn replace(
         &self,
+        caller: &Caller,
         id: Uuid,
         content: EntryContent,
         precondition: Option<&Precondition>,
     ) -> Result<Entry, ServiceError> {
-        let expected = self.expected_version(id, precondition).await?;
+        require(caller, Scope::Write)?;
+        let tenant = &caller.tenant;
+        let expected = self.expected_version(tenant, id, precondition).await?;
         Self::written(
             self.storage
-                .replace(id, &content, domain::now(), expected)
+                .replace(tenant, id, &content, domain::now(), expected)
                 .await?,
         )
     }
@@ -272,25 +297,28 @@ impl AddressBook {
     /// Applies a checked merge patch to whatever version is current when it is written, if that
     /// version satisfies `precondition`: a concurrent write is never overwritten with a stale
     /// copy, the patch is applied again on top of it.
-    #[tracing::instrument(skip(self, patch), err(level = "debug"))]
+    #[tracing::instrument(skip(self, caller, patch), err(level = "debug"))]
     pub async fn patch(
         &self,
+        caller: &Caller,
         id: Uuid,
         patch: &EntryPatch,
         precondition: Option<&Precondition>,
     ) -> Result<Entry, ServiceError> {
+        require(caller, Scope::Write)?;
+        let tenant = &caller.tenant;
         if precondition.is_none() && self.policy.require_if_match {
             return Err(ServiceError::PreconditionRequired);
         }
         for _ in 0..PATCH_ATTEMPTS {
-            let current = self.current(id).await?;
+            let current = self.current(tenant, id).await?;
             if precondition.is_some_and(|p| !p.matches(current.version, Comparison::Strong)) {
                 return Err(ServiceError::PreconditionFailed);
             }
             let content = current.content.patched(patch);
             match self
                 .storage
-                .replace(id, &content, domain::now(), Some(current.version))
+                .replace(tenant, id, &content, domain::now(), Some(current.version))
                 .await?
             {
                 // Someone wrote in between: read again, and check the precondition again.
@@ -301,26 +329,40 @@ impl AddressBook {
         Err(ServiceError::EditConflict)
     }
 
-    #[tracing::instrument(skip(self), err(level = "debug"))]
+    #[tracing::instrument(skip(self, caller), err(level = "debug"))]
     pub async fn delete(
         &self,
+        caller: &Caller,
         id: Uuid,
         precondition: Option<&Precondition>,
     ) -> Result<(), ServiceError> {
-        let expected = self.expected_version(id, precondition).await?;
-        Self::written(self.storage.delete(id, expected).await?)
+        require(caller, Scope::Write)?;
+        let expected = self
+            .expected_version(&caller.tenant, id, precondition)
+            .await?;
+        Self::written(self.storage.delete(&caller.tenant, id, expected).await?)
     }
 
-    #[tracing::instrument(skip(self), err(level = "debug"))]
-    pub async fn list(&self, request: PageRequest) -> Result<Page, ServiceError> {
+    /// A page of the caller's entries. What was searched for stays out of the span: search
+    /// texts are personal data.
+    #[tracing::instrument(
+        skip_all,
+        fields(limit = request.limit, sort = request.sort.name()),
+        err(level = "debug")
+    )]
+    pub async fn list(&self, caller: &Caller, request: PageRequest) -> Result<Page, ServiceError> {
+        require(caller, Scope::Read)?;
         // One extra row tells whether another page follows without a second query.
         let limit = request.limit;
         let mut items = self
             .storage
-            .list(&PageRequest {
-                limit: limit + 1,
-                ..request.clone()
-            })
+            .list(
+                &caller.tenant,
+                &PageRequest {
+                    limit: limit + 1,
+                    ..request.clone()
+                },
+            )
             .await
             .map_err(ServiceError::of_read)?;
         let next = if items.len() > limit {
@@ -334,9 +376,42 @@ impl AddressBook {
         Ok(Page { items, next })
     }
 
+    /// The API key with this id, for authentication.
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, ServiceError> {
+        self.storage
+            .find_api_key(id)
+            .await
+            .map_err(ServiceError::of_read)
+    }
+
+    /// Keeps a new API key (made by [`crate::auth::new_api_key`]).
+    pub async fn add_api_key(&self, key: &ApiKey) -> Result<(), ServiceError> {
+        Ok(self.storage.create_api_key(key).await?)
+    }
+
+    /// Revokes the key; `false` when no key that is not revoked has this id.
+    pub async fn revoke_api_key(&self, id: &str) -> Result<bool, ServiceError> {
+        Ok(self.storage.revoke_api_key(id, domain::now()).await?)
+    }
+
+    pub async fn api_keys(&self) -> Result<Vec<ApiKey>, ServiceError> {
+        self.storage
+            .list_api_keys()
+            .await
+            .map_err(ServiceError::of_read)
+    }
+
     /// Succeeds when the book can serve requests now.
     pub async fn check_ready(&self) -> Result<(), ServiceError> {
         self.storage.ping().await.map_err(ServiceError::of_read)
+    }
+}
+
+fn require(caller: &Caller, scope: Scope) -> Result<(), ServiceError> {
+    if caller.may(scope) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(scope))
     }
 }
 

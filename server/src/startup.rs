@@ -3,12 +3,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 use crate::api::{self, ApiOptions};
-use crate::config::Settings;
+use crate::auth::Authenticator;
+use crate::config::{AuthMode, DEFAULT_CURSOR_KEY, Settings};
 use crate::domain::Cursors;
 use crate::service::{AddressBook, Policy};
 use crate::storage;
@@ -17,6 +20,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     book: AddressBook,
+    authenticator: Arc<Authenticator>,
     settings: Settings,
     started: Instant,
 }
@@ -25,6 +29,14 @@ impl Application {
     /// Opens storage (applying migrations if configured) and binds the listening socket.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let started = Instant::now();
+        if settings.auth.mode == AuthMode::Required && settings.api.cursor_key == DEFAULT_CURSOR_KEY
+        {
+            bail!(
+                "api.cursor_key is the built-in key, which everyone can read: with auth.mode \
+                 required, set ADDRESSBOOK_API__CURSOR_KEY to a long random value, the same on \
+                 every server process"
+            );
+        }
         let opened = storage::open(&settings.storage).await?;
         if let Some(schema) = opened
             .schema
@@ -45,6 +57,11 @@ impl Application {
             idempotency_takeover: Duration::from_secs(settings.api.idempotency_takeover_secs),
         };
         let book = AddressBook::new(opened.storage, policy);
+        let authenticator = Arc::new(
+            Authenticator::new(&settings.auth, book.clone())
+                .context("invalid configuration of auth")?,
+        );
+        check_credentials_can_be_verified(&authenticator, &book).await?;
         let bind = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind.clone())
             .into_acceptor()
@@ -59,6 +76,7 @@ impl Application {
             acceptor,
             address,
             book,
+            authenticator,
             settings,
             started,
         })
@@ -77,6 +95,7 @@ impl Application {
             max_body_bytes: server.max_body_bytes,
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
+            authenticator: self.authenticator,
         };
         tokio::spawn(purge_idempotency_keys(self.book.clone()));
         let app = api::build(self.book, options, self.started);
@@ -91,6 +110,38 @@ impl Application {
             .context("the HTTP server failed")?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// With credentials required, at least one must be verifiable: a key in the configuration or
+/// one made with `keys create`. Without authentication, say so, once, where operators look.
+async fn check_credentials_can_be_verified(
+    authenticator: &Authenticator,
+    book: &AddressBook,
+) -> anyhow::Result<()> {
+    if !authenticator.is_required() {
+        tracing::warn!(
+            "authentication disabled: single local tenant `{}` with every scope; set \
+             auth.mode: required before exposing this server",
+            crate::domain::Tenant::DEFAULT
+        );
+        return Ok(());
+    }
+    if authenticator.has_configured_keys() {
+        return Ok(());
+    }
+    match book.api_keys().await {
+        Ok(keys) if keys.iter().any(|key| key.revoked_at.is_none()) => Ok(()),
+        Ok(_) => bail!(
+            "auth.mode is required, but no credential could be verified: configure auth.jwt \
+             (keys or jwks_file) or auth.api_keys, or make a key with `addressbook-server keys \
+             create`"
+        ),
+        Err(err) => {
+            // The database may be down at start-up; the server starts and reports not ready.
+            tracing::warn!(error = %crate::telemetry::chain(&err), "cannot look for API keys in the database");
+            Ok(())
+        }
     }
 }
 

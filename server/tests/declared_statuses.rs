@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use addressbook_server::api::{self, ApiOptions};
+use addressbook_server::auth::{self, Authenticator};
+use addressbook_server::config::{ApiKeySettings, AuthMode, AuthSettings};
 use addressbook_server::domain::{
-    Cursors, Entry, EntryContent, EntryDocument, PageRequest, Timestamp,
+    ApiKey, Cursors, Entry, EntryContent, EntryDocument, PageRequest, Scope, Tenant, Timestamp,
 };
 use addressbook_server::service::{AddressBook, Policy};
 use addressbook_server::storage::{
@@ -86,7 +88,12 @@ impl Double {
 
 #[async_trait]
 impl Storage for Double {
-    async fn insert(&self, _: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+    async fn insert(
+        &self,
+        _: &Tenant,
+        _: &Entry,
+        claim: Option<&Claim>,
+    ) -> Result<Insert, StorageError> {
         self.fail()?;
         Ok(match (self.0, claim) {
             (Behaviour::ClaimLost, Some(_)) => Insert::ClaimLost,
@@ -94,13 +101,14 @@ impl Storage for Double {
         })
     }
 
-    async fn get(&self, _: Uuid) -> Result<Option<EntryDocument>, StorageError> {
+    async fn get(&self, _: &Tenant, _: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         self.fail()?;
         Ok((self.0 != Behaviour::Missing).then(|| EntryDocument::of(&entry())))
     }
 
     async fn replace(
         &self,
+        _: &Tenant,
         _: Uuid,
         _: &EntryContent,
         _: Timestamp,
@@ -109,11 +117,15 @@ impl Storage for Double {
         self.write(entry())
     }
 
-    async fn delete(&self, _: Uuid, _: Option<i64>) -> Result<Write<()>, StorageError> {
+    async fn delete(&self, _: &Tenant, _: Uuid, _: Option<i64>) -> Result<Write<()>, StorageError> {
         self.write(())
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+    async fn list(
+        &self,
+        _: &Tenant,
+        request: &PageRequest,
+    ) -> Result<Vec<EntryDocument>, StorageError> {
         self.fail()?;
         Ok((0..request.limit)
             .map(|_| EntryDocument::of(&entry()))
@@ -126,6 +138,7 @@ impl Storage for Double {
             Behaviour::KeyInFlight => KeyClaim::InFlight,
             Behaviour::KeyCompleted => KeyClaim::Completed(entry()),
             _ => KeyClaim::Claimed(Claim {
+                tenant: claim.tenant.clone(),
                 key: claim.key.to_owned(),
                 claimed_at: claim.now,
             }),
@@ -143,6 +156,25 @@ impl Storage for Double {
 
     async fn ping(&self) -> Result<(), StorageError> {
         self.fail()
+    }
+
+    async fn find_api_key(&self, _: &str) -> Result<Option<ApiKey>, StorageError> {
+        self.fail()?;
+        Ok(None)
+    }
+
+    async fn create_api_key(&self, _: &ApiKey) -> Result<(), StorageError> {
+        self.fail()
+    }
+
+    async fn revoke_api_key(&self, _: &str, _: Timestamp) -> Result<bool, StorageError> {
+        self.fail()?;
+        Ok(false)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+        self.fail()?;
+        Ok(Vec::new())
     }
 }
 
@@ -259,11 +291,16 @@ fn declared(template: &str, method: &Method) -> BTreeSet<u16> {
 }
 
 fn app(behaviour: Behaviour, policy: Policy) -> impl Endpoint {
+    app_with(behaviour, policy, &AuthSettings::default())
+}
+
+fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl Endpoint + use<> {
     let book = AddressBook::new(Arc::new(Double(behaviour)), policy);
     let options = ApiOptions {
         max_body_bytes: 1024,
         debug: false,
         cursors: Cursors::new(b"test"),
+        authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),
     };
     api::build(book, options, Instant::now())
 }
@@ -356,4 +393,115 @@ async fn a_patch_that_keeps_losing_its_race_is_an_edit_conflict_not_an_outage() 
     let body = response.into_body().into_bytes().await.unwrap();
     let problem: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(problem["type"], "/problems/edit-conflict");
+}
+
+/// An API key in the configuration, granting `scopes`: the settings and the key to send.
+fn key_granting(scopes: &[Scope]) -> (ApiKeySettings, String) {
+    let (kept, key) = auth::new_api_key(Tenant::parse("t").unwrap(), scopes.to_vec(), "t".into());
+    let settings = ApiKeySettings {
+        id: kept.id,
+        secret_sha256: auth::secret_sha256(&key).unwrap(),
+        tenant: "t".into(),
+        scopes: scopes.iter().map(|scope| scope.name().to_owned()).collect(),
+    };
+    (settings, key)
+}
+
+/// The scope the contract says an operation needs, from "Requires the `…` scope".
+fn stated_scope(operation: &Value) -> Option<Scope> {
+    let description = operation["description"].as_str()?;
+    let (_, rest) = description.split_once("Requires the `")?;
+    let (name, _) = rest.split_once('`')?;
+    Scope::named(name)
+}
+
+#[tokio::test]
+async fn every_operation_needs_exactly_the_scope_the_contract_says() {
+    let contract: Value = serde_yaml::from_str(api::CONTRACT_YAML).unwrap();
+    let all = [Scope::Read, Scope::Write, Scope::Admin];
+    // Only requests that are well-formed: a malformed one is refused (400) for what it is,
+    // whoever sends it.
+    let well_formed = |case: &Case| {
+        !case.path.contains("%00")
+            && !case.path.contains("cursor=")
+            && !case.headers.iter().any(|(_, value)| *value == "1")
+            && case
+                .body
+                .as_ref()
+                .is_none_or(|(_, body)| !body.starts_with(br#"{"full_name": """#))
+    };
+    for case in cases().into_iter().filter(well_formed) {
+        let operation = &contract["paths"][case.template][case.method.as_str().to_lowercase()];
+        let Some(needed) = stated_scope(operation) else {
+            assert!(
+                operation.get("security").is_none(),
+                "{} {} is secured but names no scope",
+                case.method,
+                case.template
+            );
+            continue;
+        };
+        let without: Vec<Scope> = all.into_iter().filter(|scope| *scope != needed).collect();
+        let (lacking, lacking_key) = key_granting(&without);
+        let (granted, granted_key) = key_granting(&[needed]);
+        let auth = AuthSettings {
+            mode: AuthMode::Required,
+            api_keys: vec![lacking, granted],
+            ..AuthSettings::default()
+        };
+        let app = app_with(Behaviour::Missing, Policy::default(), &auth);
+        for (key, refused) in [(lacking_key, true), (granted_key, false)] {
+            let mut request = Request::builder()
+                .method(case.method.clone())
+                .uri(case.path.parse().unwrap())
+                .header("x-api-key", key);
+            for (name, value) in &case.headers {
+                request = request.header(*name, *value);
+            }
+            let request = match &case.body {
+                Some((content_type, body)) => request
+                    .header("content-type", *content_type)
+                    .body(body.clone()),
+                None => request.finish(),
+            };
+            let response = app.get_response(request).await;
+            let what = format!(
+                "{} {} with {needed:?} refused={refused}",
+                case.method, case.path
+            );
+            assert_eq!(
+                response.status() == StatusCode::FORBIDDEN,
+                refused,
+                "{what}: {}",
+                response.status()
+            );
+            if refused {
+                let challenge = response.headers()["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    challenge.contains(&format!("scope=\"{}\"", needed.name())),
+                    "{what}: {challenge}"
+                );
+            }
+        }
+        // Without a credential: 401 with a challenge.
+        let response = app
+            .get_response(
+                Request::builder()
+                    .method(case.method.clone())
+                    .uri(case.path.parse().unwrap())
+                    .finish(),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{} {}",
+            case.method,
+            case.path
+        );
+        assert!(response.headers().contains_key("www-authenticate"));
+    }
 }

@@ -4,6 +4,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use super::auth::Authenticated;
 use super::body::{EntryBody, PatchBody};
 use super::declared::{ApiResult, error_set};
 use super::document::JsonDocument;
@@ -74,10 +75,14 @@ pub enum DeleteResponse {
 
 error_set!(ListErrors:
     400 => "A query parameter is out of range or malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(CreateErrors:
     400 => "The body is not a valid entry, or Idempotency-Key is malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     409 => "A request with this Idempotency-Key is still being processed, or took it over.",
     413 => "The body is too large.",
     415 => "The body is not JSON.",
@@ -87,11 +92,15 @@ error_set!(CreateErrors:
     507 => "The disk is full.");
 error_set!(GetErrors:
     400 => "If-None-Match is malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(ReplaceErrors:
     400 => "The body is not a valid entry, or If-Match is malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     413 => "The body is too large.",
@@ -102,6 +111,8 @@ error_set!(ReplaceErrors:
     507 => "The disk is full.");
 error_set!(PatchErrors:
     400 => "The body is not a valid merge patch of an entry, or If-Match is malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
     409 => "The entry kept changing while the patch was applied.",
     412 => "The entry does not match If-Match.",
@@ -113,6 +124,8 @@ error_set!(PatchErrors:
     507 => "The disk is full.");
 error_set!(DeleteErrors:
     400 => "If-Match is malformed.",
+    401 => "No credential, or one that is not accepted.",
+    403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     428 => "This server requires If-Match on writes.",
@@ -157,6 +170,7 @@ impl AddressesApi {
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
+        auth: Authenticated,
         #[oai(default)] limit: Query<PageLimit>,
         cursor: Query<Option<CursorText>>,
         q: Query<Option<SearchText<{ chars::QUERY }>>>,
@@ -174,23 +188,26 @@ impl AddressesApi {
             None => None,
             Some(CursorText(text)) => Some(
                 self.cursors
-                    .decode(&text, &filter, sort)
+                    .decode(&text, &auth.0.tenant, &filter, sort)
                     .map_err(|err| ApiError::invalid_parameter("cursor", err.to_string()))?,
             ),
         };
         let limit = limit.0.0;
         let page = self
             .book
-            .list(PageRequest {
-                limit: usize::from(limit),
-                filter: filter.clone(),
-                sort,
-                after,
-            })
+            .list(
+                &auth.0,
+                PageRequest {
+                    limit: usize::from(limit),
+                    filter: filter.clone(),
+                    sort,
+                    after,
+                },
+            )
             .await?;
         let next_cursor = page
             .next
-            .map(|next| self.cursors.encode(&next, &filter, sort));
+            .map(|next| self.cursors.encode(&next, &auth.0.tenant, &filter, sort));
         let search = [
             ("q", q.as_deref()),
             ("city", city.as_deref()),
@@ -209,14 +226,15 @@ impl AddressesApi {
     #[oai(path = "/addresses", method = "post", operation_id = "createAddress")]
     async fn create(
         &self,
+        auth: Authenticated,
         #[oai(name = "Idempotency-Key")] idempotency_key: OptionalHeader<IdempotencyKey>,
         body: EntryBody,
     ) -> ApiResult<CreateResponse, CreateErrors> {
         let entry = match idempotency_key.0 {
-            None => self.book.create(body.entry().await?).await?,
+            None => self.book.create(&auth.0, body.entry().await?).await?,
             Some(IdempotencyKey(key)) => self
                 .book
-                .create_idempotent(&key, body.entry())
+                .create_idempotent(&auth.0, &key, body.entry())
                 .await
                 .map_err(|failure| match failure {
                     CreateFailure::Refused(err) => ApiError::from(err),
@@ -230,10 +248,11 @@ impl AddressesApi {
     #[oai(path = "/addresses/:id", method = "get", operation_id = "getAddress")]
     async fn get(
         &self,
+        auth: Authenticated,
         id: Path<EntryId>,
         #[oai(name = "If-None-Match")] if_none_match: OptionalHeader<EntityTags>,
     ) -> ApiResult<GetResponse, GetErrors> {
-        let entry = self.book.get(id.0.known()?).await?;
+        let entry = self.book.get(&auth.0, id.0.known()?).await?;
         let tag = entity_tag(entry.version);
         if if_none_match
             .0
@@ -252,6 +271,7 @@ impl AddressesApi {
     )]
     async fn replace(
         &self,
+        auth: Authenticated,
         id: Path<EntryId>,
         #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
         body: EntryBody,
@@ -261,7 +281,7 @@ impl AddressesApi {
         let precondition = if_match.0.map(|tags| tags.0);
         let entry = self
             .book
-            .replace(id, content, precondition.as_ref())
+            .replace(&auth.0, id, content, precondition.as_ref())
             .await?;
         Ok(ReplaceResponse::Replaced(entity_tag(entry.version)))
     }
@@ -274,6 +294,7 @@ impl AddressesApi {
     )]
     async fn patch(
         &self,
+        auth: Authenticated,
         id: Path<EntryId>,
         #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
         body: PatchBody,
@@ -283,7 +304,10 @@ impl AddressesApi {
         // 400 whatever version the entry has (RFC 9110, 13.2.1).
         let patch = body.patch().await?;
         let precondition = if_match.0.map(|tags| tags.0);
-        let entry = self.book.patch(id, &patch, precondition.as_ref()).await?;
+        let entry = self
+            .book
+            .patch(&auth.0, id, &patch, precondition.as_ref())
+            .await?;
         Ok(PatchResponse::Patched(
             JsonDocument::new_entry(&entry),
             entity_tag(entry.version),
@@ -298,12 +322,13 @@ impl AddressesApi {
     )]
     async fn delete(
         &self,
+        auth: Authenticated,
         id: Path<EntryId>,
         #[oai(name = "If-Match")] if_match: OptionalHeader<EntityTags>,
     ) -> ApiResult<DeleteResponse, DeleteErrors> {
         let precondition = if_match.0.map(|tags| tags.0);
         self.book
-            .delete(id.0.known()?, precondition.as_ref())
+            .delete(&auth.0, id.0.known()?, precondition.as_ref())
             .await?;
         Ok(DeleteResponse::Deleted)
     }

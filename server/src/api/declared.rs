@@ -74,18 +74,29 @@ impl<S: ErrorSet> ApiResponse for Declared<S> {
     }
 }
 
-/// The headers a problem of `status` carries: a 503 says when to retry.
+/// The headers a problem of `status` carries: a 503 says when to retry, a 401 or 403 what
+/// credential is wanted (RFC 6750).
 fn headers_of(status: u16) -> Vec<MetaHeader> {
-    if status != 503 {
-        return Vec::new();
-    }
-    vec![MetaHeader {
-        name: "Retry-After".to_owned(),
-        description: Some("Seconds to wait before retrying.".to_owned()),
+    let header = |name: &str, description: &str, schema: MetaSchema| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
         required: true,
         deprecated: false,
-        schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("integer", "int32"))),
-    }]
+        schema: MetaSchemaRef::Inline(Box::new(schema)),
+    };
+    match status {
+        503 => vec![header(
+            "Retry-After",
+            "Seconds to wait before retrying.",
+            MetaSchema::new_with_format("integer", "int32"),
+        )],
+        401 | 403 => vec![header(
+            "WWW-Authenticate",
+            "The credential wanted (RFC 6750).",
+            MetaSchema::new("string"),
+        )],
+        _ => Vec::new(),
+    }
 }
 
 impl<S: ErrorSet> From<Declared<S>> for poem::Error {

@@ -3,6 +3,7 @@
 //! errors), and [`build`], which assembles them with the middleware every request passes through.
 
 mod addresses;
+mod auth;
 mod body;
 mod constrained;
 mod context;
@@ -17,6 +18,7 @@ mod rejection;
 mod request_log;
 mod schema;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use poem::middleware::Compression;
@@ -25,6 +27,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 pub use contract::CONTRACT_YAML;
 
+use crate::auth::Authenticator;
 use crate::domain::Cursors;
 use crate::service::AddressBook;
 
@@ -47,6 +50,8 @@ pub struct ApiOptions {
     pub debug: bool,
     /// Signs and checks pagination cursors.
     pub cursors: Cursors,
+    /// Who a request's credential names.
+    pub authenticator: Arc<Authenticator>,
 }
 
 type Api = (addresses::AddressesApi, health::HealthApi);
@@ -79,6 +84,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         max_body_bytes,
         debug,
         cursors,
+        authenticator,
     } = options;
     let api = service(book, cursors, started);
     let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
@@ -91,6 +97,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
             let settings = context::RequestSettings {
                 body_limit: context::BodyLimit(max_body_bytes),
                 debug,
+                authenticator: authenticator.clone(),
             };
             context::handle(next, req, settings)
         })

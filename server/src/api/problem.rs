@@ -24,13 +24,17 @@ pub struct ApiError {
     /// Last segment of the problem `type` URI, e.g. `not-found`.
     slug: &'static str,
     title: &'static str,
-    detail: String,
+    // Boxed: every handler's `Result` carries an `ApiError`, and clippy rightly wants it small.
+    detail: Box<str>,
     errors: Vec<InvalidField>,
     /// The internal cause of a 5xx: logged, and shown to clients only in debug mode.
     cause: Option<Box<dyn StdError + Send + Sync>>,
-    /// Seconds after which a retry may succeed (`Retry-After`).
-    retry_after: Option<u32>,
+    /// Headers the problem's response carries (`Retry-After`, `WWW-Authenticate`).
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
 }
+
+/// The protection space `WWW-Authenticate` names.
+const REALM: &str = "addressbook";
 
 /// How long a client should wait before retrying a request refused with 503: storage faults
 /// this service recovers from (a lock held by another process, a connection lost) last seconds.
@@ -47,15 +51,57 @@ impl ApiError {
             status,
             slug,
             title,
-            detail: detail.into(),
+            detail: detail.into().into_boxed_str(),
             errors: Vec::new(),
             cause: None,
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The same problem, its response carrying `name: value` too.
+    fn with_header(mut self, name: header::HeaderName, value: String) -> Self {
+        let value = header::HeaderValue::from_str(&value).expect("header values are built here");
+        self.headers.push((name, value));
+        self
+    }
+
+    /// No credential, or one that is not accepted (RFC 6750, 3). `error` is the RFC's code for
+    /// a credential sent but refused, absent when none was sent.
+    pub fn unauthorized(error: Option<&str>, detail: &str) -> Self {
+        let challenge = match error {
+            Some(error) => format!(
+                "Bearer realm=\"{REALM}\", error=\"{error}\", error_description=\"{detail}\""
+            ),
+            None => format!("Bearer realm=\"{REALM}\""),
+        };
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            format!(
+                "{detail}. Send a bearer token (Authorization: Bearer ...) or an API key \
+                 (X-API-Key)."
+            ),
+        )
+        .with_header(header::WWW_AUTHENTICATE, challenge)
+    }
+
+    /// The credential is good, but not for this: it lacks `scope`.
+    pub fn insufficient_scope(scope: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Insufficient Scope",
+            format!("This operation needs the `{scope}` scope, which the credential lacks."),
+        )
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            format!("Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""),
+        )
     }
 
     pub fn entry_not_found() -> Self {
@@ -233,8 +279,7 @@ impl ApiError {
              Retry-After seconds is safe.",
         );
         err.cause = Some(cause.into());
-        err.retry_after = Some(RETRY_AFTER_SECS);
-        err
+        err.with_header(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())
     }
 
     pub fn insufficient_storage(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
@@ -304,6 +349,7 @@ impl From<ValidationErrors> for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
+            ServiceError::Forbidden(scope) => Self::insufficient_scope(scope.name()),
             ServiceError::NotFound => Self::entry_not_found(),
             ServiceError::PreconditionFailed => Self::precondition_failed(),
             ServiceError::PreconditionRequired => Self::precondition_required(),
@@ -347,7 +393,7 @@ impl ApiError {
             problem_type: format!("/problems/{}", self.slug),
             title: self.title.to_owned(),
             status: i32::from(self.status.as_u16()),
-            detail: self.detail,
+            detail: self.detail.into(),
             instance: request.path.clone(),
             method: request.method.to_string(),
             errors: (!self.errors.is_empty()).then_some(self.errors),
@@ -363,10 +409,8 @@ impl ApiError {
                 allow.parse().expect("method names are valid header text"),
             );
         }
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, seconds.into());
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
         }
         response
     }

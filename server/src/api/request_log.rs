@@ -39,6 +39,8 @@ impl RequestLog {
             request_id = id.to_str().unwrap_or_default(),
             method = %req.method(),
             path = req.uri().path(),
+            // Recorded once the caller is known (see `api/auth.rs`).
+            tenant = tracing::field::Empty,
         );
         Self {
             id,

@@ -1,6 +1,7 @@
 //! What an address-book entry is and the rules it obeys. Nothing here knows about HTTP or SQL:
 //! the API layer turns requests into these types and storage engines persist them.
 
+mod caller;
 mod entry;
 pub mod limits;
 mod page;
@@ -9,6 +10,7 @@ mod precondition;
 mod search;
 mod validation;
 
+pub use caller::{ApiKey, Caller, InvalidTenant, Scope, TENANT_CHARS, Tenant};
 pub use entry::{
     AddressKind, EmailAddress, Entry, EntryContent, EntryDocument, PhoneKind, PhoneNumber,
     PostalAddress, Timestamp, now,

@@ -15,6 +15,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
+use super::caller::Tenant;
 use super::entry::{EntryDocument, Timestamp};
 use super::search::{Filter, Sort, SortKey};
 
@@ -94,10 +95,13 @@ impl Cursors {
         Self { key: key.to_vec() }
     }
 
-    fn mac(&self, payload: &str, filter: &Filter, sort: Sort) -> Hmac<Sha256> {
+    fn mac(&self, payload: &str, tenant: &Tenant, filter: &Filter, sort: Sort) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(payload.as_bytes());
+        // A cursor belongs to its tenant: another's is refused, never a peek past the boundary.
+        mac.update(&[0x1e]);
+        mac.update(tenant.as_str().as_bytes());
         // The search and order are signed, not stored: a cursor is only valid with them.
         let Filter {
             text,
@@ -112,15 +116,24 @@ impl Cursors {
         mac
     }
 
-    /// The opaque cursor handed to clients for `position` in the listing `filter` and `sort`.
-    pub fn encode(&self, position: &Position, filter: &Filter, sort: Sort) -> String {
+    /// The opaque cursor handed to clients of `tenant` for `position` in the listing `filter`
+    /// and `sort`.
+    pub fn encode(
+        &self,
+        position: &Position,
+        tenant: &Tenant,
+        filter: &Filter,
+        sort: Sort,
+    ) -> String {
         let value = match &position.value {
             SortValue::Text(text) => format!("t{text}"),
             SortValue::Time(time) => format!("m{}", time.timestamp_micros()),
         };
         let payload = format!("{VERSION}{SEP}{value}{SEP}{}", position.id.simple());
-        let signature =
-            &self.mac(&payload, filter, sort).finalize().into_bytes()[..SIGNATURE_BYTES];
+        let signature = &self
+            .mac(&payload, tenant, filter, sort)
+            .finalize()
+            .into_bytes()[..SIGNATURE_BYTES];
         format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(&payload),
@@ -131,6 +144,7 @@ impl Cursors {
     pub fn decode(
         &self,
         cursor: &str,
+        tenant: &Tenant,
         filter: &Filter,
         sort: Sort,
     ) -> Result<Position, InvalidCursor> {
@@ -145,7 +159,7 @@ impl Cursors {
             return Err(InvalidCursor);
         }
         // Compared in constant time.
-        self.mac(&payload, filter, sort)
+        self.mac(&payload, tenant, filter, sort)
             .verify_truncated_left(&signature)
             .map_err(|_| InvalidCursor)?;
         let mut fields = payload.split(SEP);
@@ -191,6 +205,10 @@ mod tests {
         Cursors::new(b"test key")
     }
 
+    fn tenant() -> Tenant {
+        Tenant::default_tenant()
+    }
+
     fn by_name() -> Sort {
         Sort {
             key: SortKey::FullName,
@@ -205,16 +223,19 @@ mod tests {
             value: SortValue::Text("sherlock holmes".into()),
             id: Uuid::now_v7(),
         };
-        let cursor = cursors().encode(&position, &filter, by_name());
-        assert_eq!(cursors().decode(&cursor, &filter, by_name()), Ok(position));
+        let cursor = cursors().encode(&position, &tenant(), &filter, by_name());
+        assert_eq!(
+            cursors().decode(&cursor, &tenant(), &filter, by_name()),
+            Ok(position)
+        );
 
         let position = Position {
             value: SortValue::Time(now()),
             id: Uuid::now_v7(),
         };
-        let cursor = cursors().encode(&position, &Filter::default(), Sort::default());
+        let cursor = cursors().encode(&position, &tenant(), &Filter::default(), Sort::default());
         assert_eq!(
-            cursors().decode(&cursor, &Filter::default(), Sort::default()),
+            cursors().decode(&cursor, &tenant(), &Filter::default(), Sort::default()),
             Ok(position)
         );
     }
@@ -226,9 +247,14 @@ mod tests {
             id: Uuid::now_v7(),
         };
         let filter = Filter::new(Some("a"), None, None);
-        let cursor = cursors().encode(&position, &filter, by_name());
+        let cursor = cursors().encode(&position, &tenant(), &filter, by_name());
         assert_eq!(
-            cursors().decode(&cursor, &Filter::new(Some("b"), None, None), by_name()),
+            cursors().decode(
+                &cursor,
+                &tenant(),
+                &Filter::new(Some("b"), None, None),
+                by_name()
+            ),
             Err(InvalidCursor)
         );
         let ascending = Sort {
@@ -236,12 +262,18 @@ mod tests {
             ..by_name()
         };
         assert_eq!(
-            cursors().decode(&cursor, &filter, ascending),
+            cursors().decode(&cursor, &tenant(), &filter, ascending),
             Err(InvalidCursor)
         );
         assert_eq!(
-            Cursors::new(b"other").decode(&cursor, &filter, by_name()),
+            Cursors::new(b"other").decode(&cursor, &tenant(), &filter, by_name()),
             Err(InvalidCursor)
+        );
+        let other = Tenant::parse("other").unwrap();
+        assert_eq!(
+            cursors().decode(&cursor, &other, &filter, by_name()),
+            Err(InvalidCursor),
+            "another tenant's cursor"
         );
     }
 
@@ -251,7 +283,7 @@ mod tests {
             value: SortValue::Time(now()),
             id: Uuid::now_v7(),
         };
-        let cursor = cursors().encode(&position, &Filter::default(), Sort::default());
+        let cursor = cursors().encode(&position, &tenant(), &Filter::default(), Sort::default());
         let (payload, signature) = cursor.split_once('.').unwrap();
         let forged_payload =
             URL_SAFE_NO_PAD.encode(format!("v2{SEP}m0{SEP}{}", Uuid::nil().simple()));
@@ -263,7 +295,7 @@ mod tests {
             format!("{payload}.{}", URL_SAFE_NO_PAD.encode([0u8; 16])),
         ] {
             assert_eq!(
-                cursors().decode(&junk, &Filter::default(), Sort::default()),
+                cursors().decode(&junk, &tenant(), &Filter::default(), Sort::default()),
                 Err(InvalidCursor),
                 "{junk:?}"
             );

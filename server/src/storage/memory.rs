@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
 use crate::domain::{
-    Entry, EntryContent, EntryDocument, PageRequest, Position, TermKind, Timestamp,
+    ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Position, Tenant, TermKind, Timestamp,
 };
 
 #[derive(Default)]
@@ -20,8 +20,9 @@ pub struct MemoryStorage {
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<Uuid, Stored>,
-    keys: HashMap<String, KeyRecord>,
+    entries: HashMap<(Tenant, Uuid), Stored>,
+    keys: HashMap<(Tenant, String), KeyRecord>,
+    api_keys: Vec<ApiKey>,
 }
 
 struct Stored {
@@ -69,8 +70,8 @@ impl MemoryStorage {
 }
 
 /// Checks the entry's version against `expected` before a write.
-fn precondition(state: &State, id: Uuid, expected: Option<i64>) -> Option<Write<()>> {
-    match state.entries.get(&id) {
+fn precondition(state: &State, key: &(Tenant, Uuid), expected: Option<i64>) -> Option<Write<()>> {
+    match state.entries.get(key) {
         None => Some(Write::NotFound),
         Some(stored) if expected.is_some_and(|v| v != stored.entry.version) => {
             Some(Write::Conflict)
@@ -81,10 +82,18 @@ fn precondition(state: &State, id: Uuid, expected: Option<i64>) -> Option<Write<
 
 #[async_trait]
 impl Storage for MemoryStorage {
-    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        entry: &Entry,
+        claim: Option<&Claim>,
+    ) -> Result<Insert, StorageError> {
         let mut state = self.write();
         if let Some(claim) = claim {
-            match state.keys.get_mut(&claim.key) {
+            match state
+                .keys
+                .get_mut(&(claim.tenant.clone(), claim.key.clone()))
+            {
                 Some(record)
                     if record.created.is_none() && record.claimed_at == claim.claimed_at =>
                 {
@@ -93,32 +102,36 @@ impl Storage for MemoryStorage {
                 _ => return Ok(Insert::ClaimLost),
             }
         }
-        state.entries.insert(entry.id, Stored::new(entry.clone()));
+        state
+            .entries
+            .insert((tenant.clone(), entry.id), Stored::new(entry.clone()));
         Ok(Insert::Stored)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
+    async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         Ok(self
             .read()
             .entries
-            .get(&id)
+            .get(&(tenant.clone(), id))
             .map(|stored| stored.document.clone()))
     }
 
     async fn replace(
         &self,
+        tenant: &Tenant,
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
         expected: Option<i64>,
     ) -> Result<Write<Entry>, StorageError> {
         let mut state = self.write();
-        match precondition(&state, id, expected) {
+        let key = (tenant.clone(), id);
+        match precondition(&state, &key, expected) {
             Some(Write::NotFound) => return Ok(Write::NotFound),
             Some(_) => return Ok(Write::Conflict),
             None => {}
         }
-        let stored = state.entries.get_mut(&id).expect("checked above");
+        let stored = state.entries.get_mut(&key).expect("checked above");
         let mut entry = stored.entry.clone();
         entry.content = content.clone();
         entry.version += 1;
@@ -127,21 +140,33 @@ impl Storage for MemoryStorage {
         Ok(Write::Done(entry))
     }
 
-    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected: Option<i64>,
+    ) -> Result<Write<()>, StorageError> {
         let mut state = self.write();
-        if let Some(refused) = precondition(&state, id, expected) {
+        let key = (tenant.clone(), id);
+        if let Some(refused) = precondition(&state, &key, expected) {
             return Ok(refused);
         }
-        state.entries.remove(&id);
+        state.entries.remove(&key);
         Ok(Write::Done(()))
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+    async fn list(
+        &self,
+        tenant: &Tenant,
+        request: &PageRequest,
+    ) -> Result<Vec<EntryDocument>, StorageError> {
         let state = self.read();
         let key = request.sort.key;
         let mut found: Vec<(Position, &EntryDocument)> = state
             .entries
-            .values()
+            .iter()
+            .filter(|((owner, _), _)| owner == tenant)
+            .map(|(_, stored)| stored)
             .filter(|stored| request.filter.matches(&stored.terms))
             .map(|stored| (Position::of(&stored.document, key), &stored.document))
             .filter(|(position, _)| match &request.after {
@@ -166,7 +191,8 @@ impl Storage for MemoryStorage {
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
         let mut state = self.write();
-        if let Some(record) = state.keys.get(claim.key) {
+        let key = (claim.tenant.clone(), claim.key.to_owned());
+        if let Some(record) = state.keys.get(&key) {
             let expired = record.expires_at <= claim.now;
             let abandoned = record.created.is_none() && record.claimed_at < claim.stale_before;
             if !expired && !abandoned {
@@ -181,8 +207,9 @@ impl Storage for MemoryStorage {
             expires_at: claim.expires_at,
             created: None,
         };
-        state.keys.insert(claim.key.to_owned(), record);
+        state.keys.insert(key, record);
         Ok(KeyClaim::Claimed(Claim {
+            tenant: claim.tenant.clone(),
             key: claim.key.to_owned(),
             claimed_at: claim.now,
         }))
@@ -190,12 +217,13 @@ impl Storage for MemoryStorage {
 
     async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
         let mut state = self.write();
+        let key = (claim.tenant.clone(), claim.key.clone());
         if state
             .keys
-            .get(&claim.key)
+            .get(&key)
             .is_some_and(|record| record.created.is_none() && record.claimed_at == claim.claimed_at)
         {
-            state.keys.remove(&claim.key);
+            state.keys.remove(&key);
         }
         Ok(())
     }
@@ -209,5 +237,32 @@ impl Storage for MemoryStorage {
 
     async fn ping(&self) -> Result<(), StorageError> {
         Ok(())
+    }
+
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKey>, StorageError> {
+        Ok(self
+            .read()
+            .api_keys
+            .iter()
+            .find(|key| key.id == id)
+            .cloned())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StorageError> {
+        self.write().api_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StorageError> {
+        let mut state = self.write();
+        let key = state
+            .api_keys
+            .iter_mut()
+            .find(|key| key.id == id && key.revoked_at.is_none());
+        Ok(key.map(|key| key.revoked_at = Some(at)).is_some())
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+        Ok(self.read().api_keys.clone())
     }
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::{Engine, StorageSettings};
-use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
+use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
 
 pub use memory::MemoryStorage;
 pub use migrations::{MigrationStatus, Migrations};
@@ -78,6 +78,7 @@ pub enum KeyClaim {
 /// claim from a later one that took the key over after this one went stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    pub tenant: Tenant,
     pub key: String,
     pub claimed_at: Timestamp,
 }
@@ -94,6 +95,7 @@ pub enum Insert {
 /// A request to claim `key`, made at `now`.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
+    pub tenant: &'a Tenant,
     pub key: &'a str,
     pub now: Timestamp,
     /// When the key is forgotten and may be used again.
@@ -102,13 +104,20 @@ pub struct ClaimRequest<'a> {
     pub stale_before: Timestamp,
 }
 
+/// Every entry and idempotency key belongs to a tenant; no method reaches past the one it is
+/// given.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Stores a new entry (at version 1) and indexes its search terms. With `claim`, also completes
     /// that idempotency claim, in the same transaction: either both happen or neither.
-    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError>;
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        entry: &Entry,
+        claim: Option<&Claim>,
+    ) -> Result<Insert, StorageError>;
 
-    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError>;
+    async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError>;
 
     /// Replaces the content of entry `id` in one atomic step, if its version is `expected` (any
     /// version when `None`), bumps the version and sets `updated_at` (keeping the stored one if it
@@ -116,6 +125,7 @@ pub trait Storage: Send + Sync + 'static {
     /// go backwards).
     async fn replace(
         &self,
+        tenant: &Tenant,
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
@@ -123,11 +133,20 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Write<Entry>, StorageError>;
 
     /// Deletes entry `id`, if its version is `expected` (any version when `None`).
-    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError>;
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected: Option<i64>,
+    ) -> Result<Write<()>, StorageError>;
 
     /// Up to `request.limit` entries matching `request.filter`, in `request.sort` order, after
     /// `request.after`.
-    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError>;
+    async fn list(
+        &self,
+        tenant: &Tenant,
+        request: &PageRequest,
+    ) -> Result<Vec<EntryDocument>, StorageError>;
 
     /// Claims an idempotency key for one create request.
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError>;
@@ -136,12 +155,24 @@ pub trait Storage: Send + Sync + 'static {
     /// completed, or taken over since, stays.
     async fn release_key(&self, claim: &Claim) -> Result<(), StorageError>;
 
-    /// Forgets keys that expired before `now`; returns how many.
+    /// Forgets keys of every tenant that expired before `now`; returns how many.
     async fn purge_keys(&self, now: Timestamp) -> Result<u64, StorageError>;
 
     /// Succeeds when the storage can serve requests, writes included, now (used by
     /// `/readiness`).
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// The API key with this id, revoked or not.
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKey>, StorageError>;
+
+    /// Keeps a new API key.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StorageError>;
+
+    /// Marks the key revoked at `at`; `false` when no key that is not revoked has this id.
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StorageError>;
+
+    /// Every API key, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError>;
 }
 
 /// Schema management for an engine that has a schema: what `migrate`, `reset` and start-up use.

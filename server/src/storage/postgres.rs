@@ -15,12 +15,12 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres};
 use uuid::Uuid;
 
-use super::sql::{self, Arg, Dialect, DocumentRow, Strategy};
+use super::sql::{self, ApiKeyRow, Arg, Dialect, DocumentRow, Strategy};
 use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
 use crate::config::PostgresSettings;
-use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
+use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -179,9 +179,11 @@ impl PostgresStorage {
     async fn refusal<T>(
         &self,
         conn: &mut sqlx::PgConnection,
+        tenant: &Tenant,
         id: Uuid,
     ) -> Result<Write<T>, StorageError> {
         let version: Option<i64> = sqlx::query_scalar(sql::ENTRY_VERSION)
+            .bind(tenant.as_str())
             .bind(id)
             .fetch_optional(conn)
             .await
@@ -195,10 +197,11 @@ impl PostgresStorage {
 
     async fn index_terms(
         conn: &mut sqlx::PgConnection,
+        tenant: &Tenant,
         id: Uuid,
         content: &EntryContent,
     ) -> Result<(), StorageError> {
-        let terms = sql::insert_terms(id, content);
+        let terms = sql::insert_terms(tenant, id, content);
         bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
             .execute(conn)
             .await
@@ -209,10 +212,16 @@ impl PostgresStorage {
 
 #[async_trait]
 impl Storage for PostgresStorage {
-    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        entry: &Entry,
+        claim: Option<&Claim>,
+    ) -> Result<Insert, StorageError> {
         let content = entry.content.to_json();
         let mut tx = self.pool.begin().await.map_err(classify)?;
         sqlx::query(sql::INSERT_ENTRY)
+            .bind(tenant.as_str())
             .bind(entry.id)
             .bind(entry.version)
             .bind(entry.created_at)
@@ -223,9 +232,10 @@ impl Storage for PostgresStorage {
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        Self::index_terms(&mut tx, entry.id, &entry.content).await?;
+        Self::index_terms(&mut tx, tenant, entry.id, &entry.content).await?;
         if let Some(claim) = claim {
             let done = sqlx::query(sql::COMPLETE_KEY)
+                .bind(claim.tenant.as_str())
                 .bind(&claim.key)
                 .bind(entry.id)
                 .bind(entry.created_at)
@@ -243,8 +253,9 @@ impl Storage for PostgresStorage {
         Ok(Insert::Stored)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
+    async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         let row: Option<Row> = sqlx::query_as(sql::GET_ENTRY)
+            .bind(tenant.as_str())
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -254,6 +265,7 @@ impl Storage for PostgresStorage {
 
     async fn replace(
         &self,
+        tenant: &Tenant,
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
@@ -263,6 +275,7 @@ impl Storage for PostgresStorage {
         // One statement: concurrent writers of the same entry serialize on its row lock, and a
         // conditional write sees the version the previous writer committed.
         let row: Option<(i64, Timestamp, Timestamp)> = sqlx::query_as(sql::REPLACE_ENTRY)
+            .bind(tenant.as_str())
             .bind(id)
             .bind(content.to_json())
             .bind(&content.full_name)
@@ -273,14 +286,15 @@ impl Storage for PostgresStorage {
             .await
             .map_err(classify)?;
         let Some((version, created_at, updated_at)) = row else {
-            return self.refusal(&mut tx, id).await;
+            return self.refusal(&mut tx, tenant, id).await;
         };
         sqlx::query(sql::DELETE_TERMS)
+            .bind(tenant.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
-        Self::index_terms(&mut tx, id, content).await?;
+        Self::index_terms(&mut tx, tenant, id, content).await?;
         tx.commit().await.map_err(classify)?;
         Ok(Write::Done(Entry {
             id,
@@ -291,29 +305,39 @@ impl Storage for PostgresStorage {
         }))
     }
 
-    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected: Option<i64>,
+    ) -> Result<Write<()>, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query(sql::DELETE_ENTRY)
+            .bind(tenant.as_str())
             .bind(id)
             .bind(expected)
             .execute(&mut *tx)
             .await
             .map_err(classify)?;
         if done.rows_affected() == 0 {
-            return self.refusal(&mut tx, id).await;
+            return self.refusal(&mut tx, tenant, id).await;
         }
         tx.commit().await.map_err(classify)?;
         Ok(Write::Done(()))
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+    async fn list(
+        &self,
+        tenant: &Tenant,
+        request: &PageRequest,
+    ) -> Result<Vec<EntryDocument>, StorageError> {
         let mut conn = self.pool.acquire().await.map_err(classify)?;
         let cap = if request.filter.is_empty() {
             0
         } else {
             sql::terms_first_below(request.limit, self.estimated_entries(&mut conn).await?)
         };
-        let strategy = match sql::count_matches(request, cap) {
+        let strategy = match sql::count_matches(tenant, request, cap) {
             None => Strategy::OrderFirst,
             Some(count) => {
                 let row: sqlx::postgres::PgRow =
@@ -328,7 +352,7 @@ impl Storage for PostgresStorage {
                 sql::strategy(request, &counts, cap)
             }
         };
-        let statement = sql::list(request, strategy, Dialect::Postgres);
+        let statement = sql::list(tenant, request, strategy, Dialect::Postgres);
         let rows: Vec<Row> = bind_as(sqlx::query_as(AssertSqlSafe(statement.sql)), statement.args)
             .fetch_all(&mut *conn)
             .await
@@ -338,6 +362,7 @@ impl Storage for PostgresStorage {
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
         let claimed: Option<String> = sqlx::query_scalar(sql::CLAIM_KEY)
+            .bind(claim.tenant.as_str())
             .bind(claim.key)
             .bind(claim.now)
             .bind(claim.expires_at)
@@ -347,12 +372,14 @@ impl Storage for PostgresStorage {
             .map_err(classify)?;
         if claimed.is_some() {
             return Ok(KeyClaim::Claimed(Claim {
+                tenant: claim.tenant.clone(),
                 key: claim.key.to_owned(),
                 claimed_at: claim.now,
             }));
         }
         let row: Option<(Option<Uuid>, Option<Timestamp>, Option<String>)> =
             sqlx::query_as(sql::READ_KEY)
+                .bind(claim.tenant.as_str())
                 .bind(claim.key)
                 .fetch_optional(&self.pool)
                 .await
@@ -372,6 +399,7 @@ impl Storage for PostgresStorage {
 
     async fn release_key(&self, claim: &Claim) -> Result<(), StorageError> {
         sqlx::query(sql::RELEASE_KEY)
+            .bind(claim.tenant.as_str())
             .bind(&claim.key)
             .bind(claim.claimed_at)
             .execute(&self.pool)
@@ -406,5 +434,73 @@ impl Storage for PostgresStorage {
             ));
         }
         Ok(())
+    }
+
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKey>, StorageError> {
+        let row: Option<KeyRow> = sqlx::query_as(sql::FIND_API_KEY)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.map(KeyRow::into_key).transpose()
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StorageError> {
+        sqlx::query(sql::CREATE_API_KEY)
+            .bind(&key.id)
+            .bind(key.tenant.as_str())
+            .bind(ApiKey::scope_names(&key.scopes))
+            .bind(&key.secret_sha256)
+            .bind(&key.name)
+            .bind(key.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StorageError> {
+        let done = sqlx::query(sql::REVOKE_API_KEY)
+            .bind(id)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(sql::LIST_API_KEYS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        rows.into_iter().map(KeyRow::into_key).collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    tenant: String,
+    scopes: String,
+    secret_sha256: String,
+    name: String,
+    created_at: Timestamp,
+    revoked_at: Option<Timestamp>,
+}
+
+impl KeyRow {
+    fn into_key(self) -> Result<ApiKey, StorageError> {
+        ApiKeyRow {
+            id: self.id,
+            tenant: self.tenant,
+            scopes: self.scopes,
+            secret_sha256: self.secret_sha256,
+            name: self.name,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+        }
+        .into_key(|time| time)
+        .map_err(|err| StorageError::Internal(err.into()))
     }
 }

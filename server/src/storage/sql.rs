@@ -5,7 +5,8 @@
 use uuid::Uuid;
 
 use crate::domain::{
-    EntryContent, EntryDocument, Filter, PageRequest, SortKey, SortValue, TermKind, Timestamp,
+    ApiKey, EntryContent, EntryDocument, Filter, PageRequest, SortKey, SortValue, Tenant, TermKind,
+    Timestamp,
 };
 
 /// A value to bind.
@@ -25,10 +26,11 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn new(sql: &str) -> Self {
+    /// A statement whose first argument, `$1`, is the tenant.
+    fn for_tenant(tenant: &Tenant) -> Self {
         Self {
-            sql: sql.to_owned(),
-            args: Vec::new(),
+            sql: String::new(),
+            args: vec![Arg::Text(tenant.as_str().to_owned())],
         }
     }
 
@@ -109,7 +111,7 @@ pub fn terms_first_below(limit: usize, entries: Option<u64>) -> usize {
     }
 }
 
-/// The condition that entry `entries.id` has a term of `kind` in the range a filter asks for.
+/// The condition that a term of the tenant `$1` is of `kind` and in the range a filter asks for.
 fn term_condition(statement: &mut Statement, kind: TermKind, value: &str, prefix: bool) -> String {
     let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
     let low = statement.arg(Arg::Text(value.to_owned()));
@@ -121,7 +123,7 @@ fn term_condition(statement: &mut Statement, kind: TermKind, value: &str, prefix
         ),
         (true, None) => format!("term >= {low}"),
     };
-    format!("kind = {kind} AND {range}")
+    format!("tenant = $1 AND kind = {kind} AND {range}")
 }
 
 /// The filters of `filter`, as (kind, value, whether a prefix matches).
@@ -143,12 +145,12 @@ fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
 
 /// One row with a column per filter of `request`: its matching terms, counted up to `cap`
 /// ([`terms_first_below`]). `None` without filters.
-pub fn count_matches(request: &PageRequest, cap: usize) -> Option<Statement> {
+pub fn count_matches(tenant: &Tenant, request: &PageRequest, cap: usize) -> Option<Statement> {
     let filters = filter_terms(&request.filter);
     if filters.is_empty() {
         return None;
     }
-    let mut statement = Statement::default();
+    let mut statement = Statement::for_tenant(tenant);
     let cap = statement.arg(Arg::Int(i64::try_from(cap).unwrap_or(i64::MAX)));
     let counts: Vec<String> = filters
         .into_iter()
@@ -178,9 +180,14 @@ pub fn strategy(request: &PageRequest, counts: &[i64], cap: usize) -> Strategy {
 
 /// One page of a listing: the filters as conditions on the terms index, the order and the keyset
 /// position on the matching `entries_by_*` index.
-pub fn list(request: &PageRequest, strategy: Strategy, dialect: Dialect) -> Statement {
-    let mut statement = Statement::default();
-    let mut conditions = Vec::new();
+pub fn list(
+    tenant: &Tenant,
+    request: &PageRequest,
+    strategy: Strategy,
+    dialect: Dialect,
+) -> Statement {
+    let mut statement = Statement::for_tenant(tenant);
+    let mut conditions = vec!["entries.tenant = $1".to_owned()];
     let mut from = "entries".to_owned();
     for (kind, value, prefix) in filter_terms(&request.filter) {
         let condition = term_condition(&mut statement, kind, value, prefix);
@@ -194,7 +201,7 @@ pub fn list(request: &PageRequest, strategy: Strategy, dialect: Dialect) -> Stat
                 };
                 from = format!(
                     "(SELECT DISTINCT entry_id FROM entry_terms WHERE {condition}) AS matched \
-                     {join} entries ON entries.id = matched.entry_id"
+                     {join} entries ON entries.tenant = $1 AND entries.id = matched.entry_id"
                 );
             }
             // A scalar subquery, not EXISTS: PostgreSQL would turn EXISTS into a join it may
@@ -230,11 +237,7 @@ pub fn list(request: &PageRequest, strategy: Strategy, dialect: Dialect) -> Stat
         .map(|column| format!("entries.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let conditions = if conditions.is_empty() {
-        "TRUE".to_owned()
-    } else {
-        conditions.join(" AND ")
-    };
+    let conditions = conditions.join(" AND ");
     statement.sql = format!(
         "SELECT {columns} FROM {from} WHERE {conditions} \
          ORDER BY entries.{column} {direction}, entries.id {direction} LIMIT {limit}"
@@ -242,66 +245,109 @@ pub fn list(request: &PageRequest, strategy: Strategy, dialect: Dialect) -> Stat
     statement
 }
 
-/// Indexes the search terms of entry `id`.
-pub fn insert_terms(id: Uuid, content: &EntryContent) -> Statement {
-    let mut statement = Statement::new("INSERT INTO entry_terms (kind, term, entry_id) VALUES ");
+/// Indexes the search terms of entry `id` of `tenant`.
+pub fn insert_terms(tenant: &Tenant, id: Uuid, content: &EntryContent) -> Statement {
+    let mut statement = Statement::for_tenant(tenant);
+    let entry = statement.arg(Arg::Id(id));
+    statement.sql = "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ".to_owned();
     for (i, (kind, term)) in content.search_terms().into_iter().enumerate() {
         let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
         let term = statement.arg(Arg::Text(term));
-        let entry = statement.arg(Arg::Id(id));
         if i > 0 {
             statement.sql.push_str(", ");
         }
-        statement.sql += &format!("({kind}, {term}, {entry})");
+        statement.sql += &format!("($1, {kind}, {term}, {entry})");
     }
     statement
 }
 
-pub const DELETE_TERMS: &str = "DELETE FROM entry_terms WHERE entry_id = $1";
+// Every statement below names the tenant first ($1): it leads every key and index.
+
+pub const DELETE_TERMS: &str = "DELETE FROM entry_terms WHERE tenant = $1 AND entry_id = $2";
 
 /// Claims a key unless another live claim holds it: a free key, an expired one, or one whose
 /// request never completed and is older than the staleness bound. Returns the key when claimed.
-pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (key, claimed_at, expires_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at, \
-     entry_id = NULL, entry_created_at = NULL, content = NULL \
+pub const CLAIM_KEY: &str = "INSERT INTO idempotency_keys (tenant, key, claimed_at, expires_at) \
+     VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (tenant, key) DO UPDATE SET claimed_at = excluded.claimed_at, \
+     expires_at = excluded.expires_at, entry_id = NULL, entry_created_at = NULL, content = NULL \
      WHERE idempotency_keys.expires_at <= excluded.claimed_at \
-     OR (idempotency_keys.entry_id IS NULL AND idempotency_keys.claimed_at < $4) \
+     OR (idempotency_keys.entry_id IS NULL AND idempotency_keys.claimed_at < $5) \
      RETURNING key";
 
-pub const READ_KEY: &str =
-    "SELECT entry_id, entry_created_at, content FROM idempotency_keys WHERE key = $1";
+pub const READ_KEY: &str = "SELECT entry_id, entry_created_at, content FROM idempotency_keys \
+     WHERE tenant = $1 AND key = $2";
 
-/// Completes the claim made at `$5`; a claim taken over since has another `claimed_at`.
-pub const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET entry_id = $2, entry_created_at = $3, content = $4 \
-     WHERE key = $1 AND entry_id IS NULL AND claimed_at = $5";
+/// Completes the claim made at `$6`; a claim taken over since has another `claimed_at`.
+pub const COMPLETE_KEY: &str = "UPDATE idempotency_keys SET entry_id = $3, entry_created_at = $4, content = $5 \
+     WHERE tenant = $1 AND key = $2 AND entry_id IS NULL AND claimed_at = $6";
 
-pub const RELEASE_KEY: &str =
-    "DELETE FROM idempotency_keys WHERE key = $1 AND entry_id IS NULL AND claimed_at = $2";
+pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
+     WHERE tenant = $1 AND key = $2 AND entry_id IS NULL AND claimed_at = $3";
 
 pub const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
 
-pub const INSERT_ENTRY: &str = "INSERT INTO entries (id, version, created_at, updated_at, full_name, sort_name, content) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const INSERT_ENTRY: &str = "INSERT INTO entries \
+     (tenant, id, version, created_at, updated_at, full_name, sort_name, content) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 pub const GET_ENTRY: &str = concat!(
     "SELECT ",
     document_columns!(),
-    " FROM entries WHERE id = $1"
+    " FROM entries WHERE tenant = $1 AND id = $2"
 );
 
-/// Replaces the content if the version is `$6` (any when NULL), bumping the version; `updated_at`
+/// Replaces the content if the version is `$7` (any when NULL), bumping the version; `updated_at`
 /// never goes backwards (the clocks of several server processes are not in step).
-pub const REPLACE_ENTRY: &str = "UPDATE entries SET content = $2, full_name = $3, sort_name = $4, \
-     version = version + 1, updated_at = CASE WHEN updated_at > $5 THEN updated_at ELSE $5 END \
-     WHERE id = $1 AND (CAST($6 AS BIGINT) IS NULL OR version = $6) \
+pub const REPLACE_ENTRY: &str = "UPDATE entries SET content = $3, full_name = $4, sort_name = $5, \
+     version = version + 1, updated_at = CASE WHEN updated_at > $6 THEN updated_at ELSE $6 END \
+     WHERE tenant = $1 AND id = $2 AND (CAST($7 AS BIGINT) IS NULL OR version = $7) \
      RETURNING version, created_at, updated_at";
 
-pub const ENTRY_VERSION: &str = "SELECT version FROM entries WHERE id = $1";
+pub const ENTRY_VERSION: &str = "SELECT version FROM entries WHERE tenant = $1 AND id = $2";
 
-/// Deletes the entry if its version is `$2` (any when NULL); its terms go with it (ON DELETE
+/// Deletes the entry if its version is `$3` (any when NULL); its terms go with it (ON DELETE
 /// CASCADE).
-pub const DELETE_ENTRY: &str =
-    "DELETE FROM entries WHERE id = $1 AND (CAST($2 AS BIGINT) IS NULL OR version = $2)";
+pub const DELETE_ENTRY: &str = "DELETE FROM entries \
+     WHERE tenant = $1 AND id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version = $3)";
+
+pub const FIND_API_KEY: &str = "SELECT id, tenant, scopes, secret_sha256, name, created_at, revoked_at \
+     FROM api_keys WHERE id = $1";
+
+pub const CREATE_API_KEY: &str = "INSERT INTO api_keys \
+     (id, tenant, scopes, secret_sha256, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub const REVOKE_API_KEY: &str =
+    "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+
+pub const LIST_API_KEYS: &str = "SELECT id, tenant, scopes, secret_sha256, name, created_at, revoked_at \
+     FROM api_keys ORDER BY created_at, id";
+
+/// The values of one row of the API key queries, in each engine's own type for times.
+pub struct ApiKeyRow<Time> {
+    pub id: String,
+    pub tenant: String,
+    pub scopes: String,
+    pub secret_sha256: String,
+    pub name: String,
+    pub created_at: Time,
+    pub revoked_at: Option<Time>,
+}
+
+impl<Time> ApiKeyRow<Time> {
+    pub fn into_key(self, time: impl Fn(Time) -> Timestamp) -> Result<ApiKey, String> {
+        Ok(ApiKey {
+            tenant: Tenant::parse(&self.tenant)
+                .map_err(|err| format!("API key {}: {err}", self.id))?,
+            id: self.id,
+            scopes: ApiKey::scopes_named(&self.scopes),
+            secret_sha256: self.secret_sha256,
+            name: self.name,
+            created_at: time(self.created_at),
+            revoked_at: self.revoked_at.map(time),
+        })
+    }
+}
 
 /// What readiness reads: a database without the schema cannot serve.
 pub const PING: &str = "SELECT 1 FROM entries, idempotency_keys LIMIT 1";
@@ -326,30 +372,31 @@ mod tests {
             }),
         };
         let statement = list(
+            &Tenant::default_tenant(),
             &request,
             Strategy::TermsFirst(TermKind::Text),
             Dialect::Postgres,
         );
         assert!(
-            statement.sql.contains("term >= $2 AND term < $3"),
+            statement.sql.contains("term >= $3 AND term < $4"),
             "{}",
             statement.sql
         );
         assert!(
             statement
                 .sql
-                .contains("(entries.sort_name, entries.id) < ($6, $7)"),
+                .contains("(entries.sort_name, entries.id) < ($7, $8)"),
             "{}",
             statement.sql
         );
         assert!(
             statement
                 .sql
-                .ends_with("ORDER BY entries.sort_name DESC, entries.id DESC LIMIT $8"),
+                .ends_with("ORDER BY entries.sort_name DESC, entries.id DESC LIMIT $9"),
             "{}",
             statement.sql
         );
-        assert_eq!(statement.args.len(), 8);
+        assert_eq!(statement.args.len(), 9);
         assert!(!statement.sql.contains("Sher") && !statement.sql.contains("london"));
     }
 }

@@ -33,12 +33,12 @@ use uuid::Uuid;
 
 use self::file::Health;
 use self::writer::{Savepoint, Writer};
-use super::sql::{self, Arg, Dialect, DocumentRow, Statement, Strategy};
+use super::sql::{self, ApiKeyRow, Arg, Dialect, DocumentRow, Statement, Strategy};
 use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
 use crate::config::{SqliteSettings, Synchronous};
-use crate::domain::{Entry, EntryContent, EntryDocument, PageRequest, Timestamp};
+use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -282,6 +282,23 @@ fn document(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryDocument> {
     .into_document(Ok, time)
 }
 
+fn api_key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow<i64>> {
+    Ok(ApiKeyRow {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        scopes: row.get(2)?,
+        secret_sha256: row.get(3)?,
+        name: row.get(4)?,
+        created_at: row.get(5)?,
+        revoked_at: row.get(6)?,
+    })
+}
+
+fn api_key(row: ApiKeyRow<i64>) -> Result<ApiKey, StorageError> {
+    row.into_key(|micros| DateTime::from_timestamp_micros(micros).unwrap_or_default())
+        .map_err(|err| StorageError::Internal(err.into()))
+}
+
 fn content_of(json: &str) -> rusqlite::Result<EntryContent> {
     serde_json::from_str(json).map_err(|err| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, err.into())
@@ -351,10 +368,10 @@ fn storage_corruption(err: &StorageError) -> Option<String> {
 }
 
 /// Why a conditional write did not happen: the entry is gone, or has another version.
-fn refusal<T>(conn: &Connection, id: Uuid) -> rusqlite::Result<Write<T>> {
+fn refusal<T>(conn: &Connection, tenant: &str, id: Uuid) -> rusqlite::Result<Write<T>> {
     let version: Option<i64> = conn
         .prepare_cached(&sqlite_sql(sql::ENTRY_VERSION))?
-        .query_row([id], |row| row.get(0))
+        .query_row(rusqlite::params![tenant, id], |row| row.get(0))
         .optional()?;
     Ok(if version.is_some() {
         Write::Conflict
@@ -363,12 +380,17 @@ fn refusal<T>(conn: &Connection, id: Uuid) -> rusqlite::Result<Write<T>> {
     })
 }
 
-fn index_terms(conn: &Connection, id: Uuid, content: &EntryContent) -> rusqlite::Result<()> {
-    execute(conn, &sql::insert_terms(id, content)).map(|_| ())
+fn index_terms(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: Uuid,
+    content: &EntryContent,
+) -> rusqlite::Result<()> {
+    execute(conn, &sql::insert_terms(tenant, id, content)).map(|_| ())
 }
 
 /// Chooses how to answer a search (see [`Strategy`]) from the counts of its matches.
-fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> {
+fn plan(conn: &Connection, tenant: &Tenant, request: &PageRequest) -> rusqlite::Result<Strategy> {
     if request.filter.is_empty() {
         return Ok(Strategy::OrderFirst);
     }
@@ -377,7 +399,7 @@ fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> 
         .prepare_cached("SELECT coalesce(max(rowid), 0) FROM entries")?
         .query_row([], |row| row.get(0))?;
     let cap = sql::terms_first_below(request.limit, u64::try_from(entries).ok());
-    let Some(count) = sql::count_matches(request, cap) else {
+    let Some(count) = sql::count_matches(tenant, request, cap) else {
         return Ok(Strategy::OrderFirst);
     };
     let counts: Vec<i64> = conn.prepare_cached(&sqlite_sql(&count.sql))?.query_row(
@@ -393,13 +415,20 @@ fn plan(conn: &Connection, request: &PageRequest) -> rusqlite::Result<Strategy> 
 
 #[async_trait]
 impl Storage for SqliteStorage {
-    async fn insert(&self, entry: &Entry, claim: Option<&Claim>) -> Result<Insert, StorageError> {
+    async fn insert(
+        &self,
+        tenant: &Tenant,
+        entry: &Entry,
+        claim: Option<&Claim>,
+    ) -> Result<Insert, StorageError> {
+        let tenant = tenant.clone();
         let entry = entry.clone();
         let claim = claim.cloned();
         self.write_undoable(move |conn| {
             let content = entry.content.to_json();
             conn.prepare_cached(&sqlite_sql(sql::INSERT_ENTRY))?
                 .execute(rusqlite::params![
+                    tenant.as_str(),
                     entry.id,
                     entry.version,
                     entry.created_at.timestamp_micros(),
@@ -408,11 +437,12 @@ impl Storage for SqliteStorage {
                     entry.content.sort_name(),
                     content,
                 ])?;
-            index_terms(conn, entry.id, &entry.content)?;
+            index_terms(conn, &tenant, entry.id, &entry.content)?;
             if let Some(claim) = claim {
                 let completed = conn
                     .prepare_cached(&sqlite_sql(sql::COMPLETE_KEY))?
                     .execute(rusqlite::params![
+                        claim.tenant.as_str(),
                         claim.key,
                         entry.id,
                         entry.created_at.timestamp_micros(),
@@ -428,27 +458,30 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
+    async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {
         self.read(|conn| {
             conn.prepare_cached(&sqlite_sql(sql::GET_ENTRY))?
-                .query_row([id], document)
+                .query_row(rusqlite::params![tenant.as_str(), id], document)
                 .optional()
         })
     }
 
     async fn replace(
         &self,
+        tenant: &Tenant,
         id: Uuid,
         content: &EntryContent,
         updated_at: Timestamp,
         expected: Option<i64>,
     ) -> Result<Write<Entry>, StorageError> {
+        let tenant = tenant.clone();
         let content = content.clone();
         self.write(move |conn| {
             let row = conn
                 .prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
                 .query_row(
                     rusqlite::params![
+                        tenant.as_str(),
                         id,
                         content.to_json(),
                         content.full_name,
@@ -466,11 +499,11 @@ impl Storage for SqliteStorage {
                 )
                 .optional()?;
             let Some((version, created_at, updated_at)) = row else {
-                return refusal(conn, id);
+                return refusal(conn, tenant.as_str(), id);
             };
             conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
-                .execute([id])?;
-            index_terms(conn, id, &content)?;
+                .execute(rusqlite::params![tenant.as_str(), id])?;
+            index_terms(conn, &tenant, id, &content)?;
             Ok(Write::Done(Entry {
                 id,
                 version,
@@ -482,22 +515,33 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn delete(&self, id: Uuid, expected: Option<i64>) -> Result<Write<()>, StorageError> {
+    async fn delete(
+        &self,
+        tenant: &Tenant,
+        id: Uuid,
+        expected: Option<i64>,
+    ) -> Result<Write<()>, StorageError> {
+        let tenant = tenant.clone();
         self.write(move |conn| {
             let deleted = conn
                 .prepare_cached(&sqlite_sql(sql::DELETE_ENTRY))?
-                .execute(rusqlite::params![id, expected])?;
+                .execute(rusqlite::params![tenant.as_str(), id, expected])?;
             if deleted == 0 {
-                return refusal(conn, id);
+                return refusal(conn, tenant.as_str(), id);
             }
             Ok(Write::Done(()))
         })
         .await
     }
 
-    async fn list(&self, request: &PageRequest) -> Result<Vec<EntryDocument>, StorageError> {
+    async fn list(
+        &self,
+        tenant: &Tenant,
+        request: &PageRequest,
+    ) -> Result<Vec<EntryDocument>, StorageError> {
         self.read(|conn| {
-            let statement = sql::list(request, plan(conn, request)?, Dialect::Sqlite);
+            let strategy = plan(conn, tenant, request)?;
+            let statement = sql::list(tenant, request, strategy, Dialect::Sqlite);
             let mut prepared = conn.prepare_cached(&sqlite_sql(&statement.sql))?;
             let rows = prepared.query_map(
                 rusqlite::params_from_iter(statement.args.iter().map(value)),
@@ -508,6 +552,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
+        let tenant = claim.tenant.clone();
         let key = claim.key.to_owned();
         let (now, expires_at, stale_before) = (claim.now, claim.expires_at, claim.stale_before);
         self.write(move |conn| {
@@ -515,6 +560,7 @@ impl Storage for SqliteStorage {
                 .prepare_cached(&sqlite_sql(sql::CLAIM_KEY))?
                 .query_row(
                     rusqlite::params![
+                        tenant.as_str(),
                         key,
                         now.timestamp_micros(),
                         expires_at.timestamp_micros(),
@@ -525,13 +571,14 @@ impl Storage for SqliteStorage {
                 .optional()?;
             if claimed.is_some() {
                 return Ok(KeyClaim::Claimed(Claim {
+                    tenant,
                     key,
                     claimed_at: now,
                 }));
             }
             let row = conn
                 .prepare_cached(&sqlite_sql(sql::READ_KEY))?
-                .query_row([&key], |row| {
+                .query_row(rusqlite::params![tenant.as_str(), key], |row| {
                     Ok((
                         row.get::<_, Option<Uuid>>(0)?,
                         row.get::<_, Option<i64>>(1)?,
@@ -563,6 +610,7 @@ impl Storage for SqliteStorage {
         self.write(move |conn| {
             conn.prepare_cached(&sqlite_sql(sql::RELEASE_KEY))?
                 .execute(rusqlite::params![
+                    claim.tenant.as_str(),
                     claim.key,
                     claim.claimed_at.timestamp_micros()
                 ])
@@ -589,6 +637,51 @@ impl Storage for SqliteStorage {
                 .map(|_| ())
         })
     }
+
+    async fn find_api_key(&self, id: &str) -> Result<Option<ApiKey>, StorageError> {
+        let row = self.read(|conn| {
+            conn.prepare_cached(&sqlite_sql(sql::FIND_API_KEY))?
+                .query_row([id], api_key_row)
+                .optional()
+        })?;
+        row.map(api_key).transpose()
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StorageError> {
+        let key = key.clone();
+        self.write(move |conn| {
+            conn.prepare_cached(&sqlite_sql(sql::CREATE_API_KEY))?
+                .execute(rusqlite::params![
+                    key.id,
+                    key.tenant.as_str(),
+                    ApiKey::scope_names(&key.scopes),
+                    key.secret_sha256,
+                    key.name,
+                    key.created_at.timestamp_micros(),
+                ])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: Timestamp) -> Result<bool, StorageError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            conn.prepare_cached(&sqlite_sql(sql::REVOKE_API_KEY))?
+                .execute(rusqlite::params![id, at.timestamp_micros()])
+                .map(|revoked| revoked > 0)
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
+        let rows = self.read(|conn| {
+            conn.prepare_cached(sql::LIST_API_KEYS)?
+                .query_map([], api_key_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter().map(api_key).collect()
+    }
 }
 
 #[cfg(test)]
@@ -608,6 +701,7 @@ mod tests {
             include_str!(
                 "../../../migrations/sqlite/20261202000004_index_terms_by_entry_and_term.up.sql"
             ),
+            include_str!("../../../migrations/sqlite/20261203000005_add_tenants.up.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }
@@ -630,6 +724,10 @@ mod tests {
         rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
     }
 
+    fn tenant() -> Tenant {
+        Tenant::default_tenant()
+    }
+
     fn search(q: &str) -> PageRequest {
         PageRequest {
             limit: 21,
@@ -647,17 +745,19 @@ mod tests {
         let terms_first = query_plan(
             &conn,
             &sql::list(
+                &tenant(),
                 &request,
                 Strategy::TermsFirst(crate::domain::TermKind::Text),
                 Dialect::Sqlite,
             ),
         );
         assert!(
-            terms_first
-                .contains("SEARCH entry_terms USING PRIMARY KEY (kind=? AND term>? AND term<?)")
-                && terms_first.contains("SCAN matched")
-                && terms_first
-                    .contains("SEARCH entries USING INDEX sqlite_autoindex_entries_1 (id=?)"),
+            terms_first.contains(
+                "SEARCH entry_terms USING PRIMARY KEY (tenant=? AND kind=? AND term>? AND term<?)"
+            ) && terms_first.contains("SCAN matched")
+                && terms_first.contains(
+                    "SEARCH entries USING INDEX sqlite_autoindex_entries_1 (tenant=? AND id=?)"
+                ),
             "the matching terms drive the query, each entry found by its id:\n{terms_first}"
         );
         assert!(
@@ -667,10 +767,10 @@ mod tests {
 
         let order_first = query_plan(
             &conn,
-            &sql::list(&request, Strategy::OrderFirst, Dialect::Sqlite),
+            &sql::list(&tenant(), &request, Strategy::OrderFirst, Dialect::Sqlite),
         );
         assert!(
-            order_first.contains("SCAN entries USING INDEX entries_by_created"),
+            order_first.contains("SEARCH entries USING INDEX entries_by_created (tenant=?)"),
             "the order's index is walked:\n{order_first}"
         );
         assert!(
@@ -693,6 +793,7 @@ mod tests {
             conn.execute(
                 &sqlite_sql(sql::INSERT_ENTRY),
                 rusqlite::params![
+                    Tenant::DEFAULT,
                     entry.id,
                     1,
                     entry.created_at.timestamp_micros(),
@@ -703,20 +804,24 @@ mod tests {
                 ],
             )
             .unwrap();
-            index_terms(&conn, entry.id, &entry.content).unwrap();
+            index_terms(&conn, &tenant(), entry.id, &entry.content).unwrap();
         };
         for n in 0..500 {
             insert(&format!("Jane Doe {n}"));
         }
         insert("Ada Lovelace");
         assert_eq!(
-            plan(&conn, &search("ada")).unwrap(),
+            plan(&conn, &tenant(), &search("ada")).unwrap(),
             Strategy::TermsFirst(crate::domain::TermKind::Text)
         );
-        assert_eq!(plan(&conn, &search("jane")).unwrap(), Strategy::OrderFirst);
+        assert_eq!(
+            plan(&conn, &tenant(), &search("jane")).unwrap(),
+            Strategy::OrderFirst
+        );
         let page = |q| {
             let request = search(q);
-            let statement = sql::list(&request, plan(&conn, &request).unwrap(), Dialect::Sqlite);
+            let strategy = plan(&conn, &tenant(), &request).unwrap();
+            let statement = sql::list(&tenant(), &request, strategy, Dialect::Sqlite);
             let mut prepared = conn.prepare(&sqlite_sql(&statement.sql)).unwrap();
             let rows = prepared
                 .query_map(
