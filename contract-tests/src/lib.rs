@@ -24,6 +24,7 @@
 //!   skipped, or fail when `CI` is set.
 //! - `TEST_LOG`: echo every server's output to stderr.
 
+pub mod auth;
 pub mod binary;
 pub mod contract;
 pub mod faults;

@@ -50,6 +50,8 @@ enum On {
     Default,
     /// One started with `ADDRESSBOOK_API__REQUIRE_IF_MATCH=true`.
     RequiringIfMatch,
+    /// One that requires credentials; its cases send none unless they say so.
+    RequiringCredentials,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +71,8 @@ enum HeaderValue {
     Text(&'static str),
     /// The entry's `ETag`, read just before the request.
     CurrentTag,
+    /// `Bearer <token>` for a token granting these scopes.
+    Token(&'static [&'static str]),
 }
 
 /// A tag no entry has: an `If-Match` with it is stale.
@@ -117,6 +121,17 @@ impl Case {
 
     fn requiring_if_match(mut self) -> Self {
         self.on = On::RequiringIfMatch;
+        self
+    }
+
+    /// Sent to the server requiring credentials, with a token granting `scopes` (none: no
+    /// credential at all).
+    fn with_scopes(mut self, scopes: &'static [&'static str]) -> Self {
+        self.on = On::RequiringCredentials;
+        if !scopes.is_empty() {
+            self.headers
+                .push(("authorization", HeaderValue::Token(scopes)));
+        }
         self
     }
 
@@ -242,6 +257,20 @@ fn cases() -> Vec<Case> {
             .on(Id::Doomed)
             .header(IF_MATCH, HeaderValue::CurrentTag)
             .requiring_if_match(),
+        // Every operation on entries: without a credential 401, without its scope 403.
+        case("GET", "/addresses", Body::None, 401).with_scopes(&[]),
+        case("GET", "/addresses", Body::None, 403).with_scopes(&["write"]),
+        case("POST", "/addresses", valid(), 401).with_scopes(&[]),
+        case("POST", "/addresses", valid(), 403).with_scopes(&["read"]),
+        case("GET", "/addresses/{id}", Body::None, 401).with_scopes(&[]),
+        case("GET", "/addresses/{id}", Body::None, 403).with_scopes(&["write"]),
+        case("PUT", "/addresses/{id}", valid(), 401).with_scopes(&[]),
+        case("PUT", "/addresses/{id}", valid(), 403).with_scopes(&["read"]),
+        case("PATCH", "/addresses/{id}", patch(), 401).with_scopes(&[]),
+        case("PATCH", "/addresses/{id}", patch(), 403).with_scopes(&["read"]),
+        case("DELETE", "/addresses/{id}", Body::None, 401).with_scopes(&[]),
+        case("DELETE", "/addresses/{id}", Body::None, 403).with_scopes(&["read"]),
+        case("GET", "/addresses", Body::None, 200).with_scopes(&["read"]),
         // getHealth, getReadiness
         case("GET", "/healthz", Body::None, 200),
         case("GET", "/readiness", Body::None, 200),
@@ -270,6 +299,34 @@ impl<'a> Target<'a> {
             doomed: create(server, "Doomed Entry").await,
         }
     }
+
+    /// On a server requiring credentials, the entries are made with a writer's token.
+    async fn with_credentials(server: &'a TestServer) -> Self {
+        let client = addressbook_client::Client::with_credential(
+            server.base_url(),
+            addressbook_client::Credential::BearerToken(token(&["read", "write"])),
+        )
+        .expect("a client");
+        let create = async |name| {
+            client
+                .create_address()
+                .body(typed(&full_entry(name)))
+                .send()
+                .await
+                .expect("create")
+                .id
+        };
+        Self {
+            server,
+            existing: create("Existing Entry").await,
+            doomed: create("Doomed Entry").await,
+        }
+    }
+}
+
+/// A token of the cases' tenant granting `scopes`.
+fn token(scopes: &[&str]) -> String {
+    contract_tests::auth::token("responses", scopes, 600)
 }
 
 async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
@@ -279,7 +336,14 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
     let strict = store
         .start_with(&[("ADDRESSBOOK_API__REQUIRE_IF_MATCH", "true")])
         .await;
-    let targets = [Target::new(&server).await, Target::new(&strict).await];
+    let guarded = contract_tests::auth::requiring_credentials(&store)
+        .start()
+        .await;
+    let targets = [
+        Target::new(&server).await,
+        Target::new(&strict).await,
+        Target::with_credentials(&guarded).await,
+    ];
     let missing = Uuid::now_v7();
 
     // Act and assert, case by case
@@ -288,6 +352,7 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
         let target = match case.on {
             On::Default => &targets[0],
             On::RequiringIfMatch => &targets[1],
+            On::RequiringCredentials => &targets[2],
         };
         let id = match case.id {
             Id::Existing => target.existing,
@@ -386,6 +451,9 @@ async fn send_case(
         request = match value {
             HeaderValue::Text(text) => request.header(*name, *text),
             HeaderValue::CurrentTag => request.header(*name, writes::current(server, id).await.1),
+            HeaderValue::Token(scopes) => {
+                request.header(*name, format!("Bearer {}", token(scopes)))
+            }
         };
     }
     request = match &case.body {
