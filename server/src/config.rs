@@ -17,6 +17,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub api: ApiSettings,
     pub auth: AuthSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
     pub storage: StorageSettings,
 }
@@ -27,6 +28,9 @@ pub struct ServerSettings {
     pub host: String,
     /// 0 asks the OS for a free port; the bound address is logged.
     pub port: u16,
+    /// Also answer `/healthz` and `/readiness` on this port, from a thread of their own, so
+    /// that they answer however busy the API is (0: any free port, logged); off when unset.
+    pub probe_port: Option<u16>,
     pub max_body_bytes: usize,
     /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
@@ -39,6 +43,7 @@ impl Default for ServerSettings {
         Self {
             host: "127.0.0.1".to_owned(),
             port: 8080,
+            probe_port: None,
             max_body_bytes: 256 * 1024,
             shutdown_timeout_secs: 10,
             debug: false,
@@ -67,6 +72,47 @@ impl Default for ApiSettings {
             idempotency_window_secs: 24 * 60 * 60,
             idempotency_takeover_secs: 60,
             cursor_key: DEFAULT_CURSOR_KEY.to_owned(),
+        }
+    }
+}
+
+/// What keeps the server answering when clients are slow, many or greedy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Longest a request's header block may take to arrive; slower clients are cut off.
+    pub header_timeout_ms: u64,
+    /// An idle keep-alive connection is closed after this long.
+    pub idle_timeout_secs: u64,
+    /// Longest a request body may take to arrive once its headers are in (408 past it).
+    pub body_timeout_ms: u64,
+    /// Most connections open at once; 0 takes what the file-descriptor limit allows. At the cap
+    /// new connections wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Most requests processed at once; past it, 503 at once rather than a queue.
+    pub max_in_flight: usize,
+    /// Longest a request may take; past it the work is cancelled and the client gets 503.
+    pub request_timeout_ms: u64,
+    /// Requests a second one credential may make on average; 0 turns rate limits off.
+    pub rate_per_second: u32,
+    /// How many requests one credential may make at once above that rate.
+    pub rate_burst: u32,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout_ms: 10_000,
+            idle_timeout_secs: 60,
+            body_timeout_ms: 30_000,
+            max_connections: 0,
+            max_in_flight: 1_024,
+            request_timeout_ms: 10_000,
+            rate_per_second: 0,
+            rate_burst: 0,
+            http2_max_concurrent_streams: 100,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod manage;
 pub mod service;

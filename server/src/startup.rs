@@ -9,18 +9,21 @@ use anyhow::{Context, bail};
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::api::{self, ApiOptions};
+use crate::api::{self, ApiOptions, RateLimits};
 use crate::auth::Authenticator;
 use crate::config::{AuthMode, DEFAULT_CURSOR_KEY, Settings};
+use crate::connections::{self, GuardedAcceptor};
 use crate::domain::Cursors;
 use crate::service::{AddressBook, Policy};
 use crate::storage;
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: GuardedAcceptor,
     address: SocketAddr,
     book: AddressBook,
     authenticator: Arc<Authenticator>,
+    /// The probes' own listener, when `server.probe_port` is set.
+    probe_listener: Option<std::net::TcpListener>,
     settings: Settings,
     started: Instant,
 }
@@ -72,11 +75,41 @@ impl Application {
             .first()
             .and_then(|addr| addr.as_socket_addr().copied())
             .context("the listener has no TCP address")?;
+        let limits = &settings.limits;
+        let budget = connections::descriptor_budget();
+        let max_connections = match limits.max_connections {
+            0 => budget,
+            wanted if wanted > budget => {
+                tracing::warn!(
+                    wanted,
+                    budget,
+                    "limits.max_connections is above what the file-descriptor limit allows; using the limit"
+                );
+                budget
+            }
+            wanted => wanted,
+        };
+        let acceptor = GuardedAcceptor::new(
+            acceptor,
+            max_connections,
+            Duration::from_millis(limits.header_timeout_ms),
+        );
+        let probe_listener = match settings.server.probe_port {
+            None => None,
+            Some(port) => {
+                let bind = format!("{}:{port}", settings.server.host);
+                let listener = std::net::TcpListener::bind(&bind)
+                    .with_context(|| format!("cannot listen on {bind} for the probes"))?;
+                listener.set_nonblocking(true)?;
+                Some(listener)
+            }
+        };
         Ok(Self {
             acceptor,
             address,
             book,
             authenticator,
+            probe_listener,
             settings,
             started,
         })
@@ -91,13 +124,23 @@ impl Application {
     /// requests finish, for at most the configured shutdown timeout.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let server = &self.settings.server;
+        let limits = &self.settings.limits;
+        let rate_limits = Arc::new(RateLimits::new(limits.rate_per_second, limits.rate_burst));
+        tokio::spawn(forget_idle_rate_limits(rate_limits.clone()));
         let options = ApiOptions {
             max_body_bytes: server.max_body_bytes,
+            body_timeout: Duration::from_millis(limits.body_timeout_ms),
+            max_in_flight: limits.max_in_flight.max(1),
+            request_timeout: Duration::from_millis(limits.request_timeout_ms),
+            rate_limits,
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
             authenticator: self.authenticator,
         };
         tokio::spawn(purge_idempotency_keys(self.book.clone()));
+        if let Some(listener) = self.probe_listener {
+            serve_probes(listener, self.book.clone(), self.started)?;
+        }
         let app = api::build(self.book, options, self.started);
         let grace = Duration::from_secs(server.shutdown_timeout_secs);
         // Installed before announcing the address: a SIGTERM that arrives once clients may
@@ -105,12 +148,57 @@ impl Application {
         let stop = shutdown_signal().context("cannot install signal handlers")?;
         tracing::info!(address = %format!("http://{}", self.address), "listening");
         Server::new_with_acceptor(self.acceptor)
+            .idle_timeout(Duration::from_secs(limits.idle_timeout_secs))
+            .http2_max_concurrent_streams(limits.http2_max_concurrent_streams)
             .run_with_graceful_shutdown(app, stop, Some(grace))
             .await
             .context("the HTTP server failed")?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Serves the probes on `listener` from a thread and runtime of their own: however many requests
+/// the API's workers have queued, a probe waits behind none of them. Readiness comes from a
+/// watcher on the API's runtime, where storage lives. The thread ends with the process.
+fn serve_probes(
+    listener: std::net::TcpListener,
+    book: AddressBook,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let watched = Arc::new(api::Watched::new());
+    tokio::spawn(watched.clone().watch(book.clone()));
+    let app = api::probes(book, watched, started);
+    std::thread::Builder::new()
+        .name("probes".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot start the probes' runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let acceptor = match TcpAcceptor::from_std(listener) {
+                    Ok(acceptor) => acceptor,
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot serve the probes");
+                        return;
+                    }
+                };
+                if let Err(err) = Server::new_with_acceptor(acceptor).run(app).await {
+                    tracing::error!(error = %err, "the probes' server failed");
+                }
+            });
+        })
+        .context("cannot start the probes' thread")?;
+    tracing::info!(probes = %format!("http://{address}"), "probes served");
+    Ok(())
 }
 
 /// With credentials required, at least one must be verifiable: a key in the configuration or
@@ -142,6 +230,15 @@ async fn check_credentials_can_be_verified(
             tracing::warn!(error = %crate::telemetry::chain(&err), "cannot look for API keys in the database");
             Ok(())
         }
+    }
+}
+
+/// Forgets the rate-limit budgets of callers that have been quiet long enough to have a full one.
+async fn forget_idle_rate_limits(limits: Arc<RateLimits>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        limits.forget_idle();
     }
 }
 

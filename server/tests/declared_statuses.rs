@@ -298,6 +298,10 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
     let book = AddressBook::new(Arc::new(Double(behaviour)), policy);
     let options = ApiOptions {
         max_body_bytes: 1024,
+        body_timeout: std::time::Duration::from_secs(5),
+        max_in_flight: 64,
+        request_timeout: std::time::Duration::from_secs(5),
+        rate_limits: Arc::new(api::RateLimits::new(0, 0)),
         debug: false,
         cursors: Cursors::new(b"test"),
         authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),
@@ -318,6 +322,7 @@ async fn every_answer_under_every_storage_failure_is_declared() {
             let app = app(behaviour, policy);
             for case in cases() {
                 let mut request = Request::builder()
+                    .header("host", "test")
                     .method(case.method.clone())
                     .uri(case.path.parse().expect("a valid URI"));
                 for (name, value) in &case.headers {
@@ -384,6 +389,7 @@ async fn every_answer_under_every_storage_failure_is_declared() {
 async fn a_patch_that_keeps_losing_its_race_is_an_edit_conflict_not_an_outage() {
     let app = app(Behaviour::Conflicting, Policy::default());
     let request = Request::builder()
+        .header("host", "test")
         .method(Method::PATCH)
         .uri(format!("/addresses/{}", Uuid::now_v7()).parse().unwrap())
         .header("content-type", "application/merge-patch+json")
@@ -452,6 +458,7 @@ async fn every_operation_needs_exactly_the_scope_the_contract_says() {
         let app = app_with(Behaviour::Missing, Policy::default(), &auth);
         for (key, refused) in [(lacking_key, true), (granted_key, false)] {
             let mut request = Request::builder()
+                .header("host", "test")
                 .method(case.method.clone())
                 .uri(case.path.parse().unwrap())
                 .header("x-api-key", key);
@@ -490,6 +497,7 @@ async fn every_operation_needs_exactly_the_scope_the_contract_says() {
         let response = app
             .get_response(
                 Request::builder()
+                    .header("host", "test")
                     .method(case.method.clone())
                     .uri(case.path.parse().unwrap())
                     .finish(),

@@ -77,16 +77,19 @@ error_set!(ListErrors:
     400 => "A query parameter is out of range or malformed.",
     401 => "No credential, or one that is not accepted.",
     403 => "The credential lacks the scope this operation needs.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(CreateErrors:
     400 => "The body is not a valid entry, or Idempotency-Key is malformed.",
     401 => "No credential, or one that is not accepted.",
     403 => "The credential lacks the scope this operation needs.",
+    408 => "The body did not arrive in time.",
     409 => "A request with this Idempotency-Key is still being processed, or took it over.",
     413 => "The body is too large.",
     415 => "The body is not JSON.",
     422 => "This Idempotency-Key was used with another body.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.",
     507 => "The disk is full.");
@@ -95,6 +98,7 @@ error_set!(GetErrors:
     401 => "No credential, or one that is not accepted.",
     403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.");
 error_set!(ReplaceErrors:
@@ -103,9 +107,11 @@ error_set!(ReplaceErrors:
     403 => "The credential lacks the scope this operation needs.",
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
+    408 => "The body did not arrive in time.",
     413 => "The body is too large.",
     415 => "The body is not JSON.",
     428 => "This server requires If-Match on writes.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.",
     507 => "The disk is full.");
@@ -116,9 +122,11 @@ error_set!(PatchErrors:
     404 => "No entry has this id.",
     409 => "The entry kept changing while the patch was applied.",
     412 => "The entry does not match If-Match.",
+    408 => "The body did not arrive in time.",
     413 => "The body is too large.",
     415 => "The body is not a merge patch.",
     428 => "This server requires If-Match on writes.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.",
     507 => "The disk is full.");
@@ -129,6 +137,7 @@ error_set!(DeleteErrors:
     404 => "No entry has this id.",
     412 => "The entry does not match If-Match.",
     428 => "This server requires If-Match on writes.",
+    429 => "This credential has used up its rate.",
     500 => "An unexpected failure.",
     503 => "Storage cannot be reached right now.",
     507 => "The disk is full.");

@@ -8,6 +8,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
+use super::limits::RateLimits;
 use super::problem::ApiError;
 use crate::auth::{AuthError, Authenticator, Credential};
 use crate::domain::Caller;
@@ -86,6 +87,11 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             })?;
         // The tenant goes into the request's log line; the credential never does.
         tracing::Span::current().record("tenant", caller.tenant.as_str());
+        if let Some(limits) = request.data::<Arc<RateLimits>>()
+            && let Err(wait) = limits.check(&caller)
+        {
+            return Err(ApiError::rate_limited(wait, limits.rate).into());
+        }
         Ok(Self(caller))
     }
 }

@@ -13,7 +13,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use tokio::io::AsyncReadExt;
 
-use super::context::BodyLimit;
+use super::context::BodyRules;
 use super::problem::ApiError;
 use super::schema::{EntryInput, EntryPatch};
 use crate::domain::{self, EntryContent};
@@ -43,7 +43,7 @@ impl BodyKind for MergePatch {
 /// A request body of kind `K`, not read yet.
 pub struct JsonBody<K> {
     body: poem::Body,
-    limit: usize,
+    rules: BodyRules,
     kind: PhantomData<K>,
 }
 
@@ -60,9 +60,18 @@ const ENCODINGS: [&str; 4] = ["gzip", "deflate", "br", "identity"];
 
 impl<K: BodyKind> JsonBody<K> {
     /// Reads the body, decompressed, and parses it as JSON.
-    pub async fn json(self) -> Result<serde_json::Value, ApiError> {
-        let limit = self.limit;
-        let mut reader = self.body.into_async_read();
+    async fn json(self) -> Result<serde_json::Value, ApiError> {
+        let BodyRules {
+            max_bytes,
+            deadline,
+        } = self.rules;
+        tokio::time::timeout(deadline, Self::read(self.body, max_bytes))
+            .await
+            .map_err(|_| ApiError::body_timeout(deadline))?
+    }
+
+    async fn read(body: poem::Body, limit: usize) -> Result<serde_json::Value, ApiError> {
+        let mut reader = body.into_async_read();
         let mut data = Vec::new();
         let mut chunk = vec![0; 16 * 1024];
         loop {
@@ -174,21 +183,31 @@ impl<'a, K: BodyKind> ApiExtractor<'a> for JsonBody<K> {
         {
             return Err(ApiError::unsupported_encoding(encoding).into());
         }
-        let limit = request
-            .data::<BodyLimit>()
-            .ok_or_else(|| ApiError::internal("the request carries no body limit"))?
-            .0;
+        let rules = *request
+            .data::<BodyRules>()
+            .ok_or_else(|| ApiError::internal("the request carries no body rules"))?;
+        let limit = rules.max_bytes;
         let declared = request
             .headers()
             .get(poem::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        // Too large to be worth draining: refuse before reading a byte.
-        if encoding.is_none() && declared.is_some_and(|len| len > limit.max(DRAIN_BYTES)) {
+        // Too large to be worth draining, or a client waiting to be told to send it (`Expect:
+        // 100-continue`, which reading would grant): refuse before reading a byte.
+        let expects_continue = request
+            .headers()
+            .get(poem::http::header::EXPECT)
+            .is_some_and(|expect| expect.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let refuse_unread = if expects_continue {
+            limit
+        } else {
+            limit.max(DRAIN_BYTES)
+        };
+        if encoding.is_none() && declared.is_some_and(|len| len > refuse_unread) {
             return Err(ApiError::payload_too_large(limit).into());
         }
         Ok(Self {
             body: body.take()?,
-            limit,
+            rules,
             kind: PhantomData,
         })
     }

@@ -74,7 +74,7 @@ impl<S: ErrorSet> ApiResponse for Declared<S> {
     }
 }
 
-/// The headers a problem of `status` carries: a 503 says when to retry, a 401 or 403 what
+/// The headers a problem of `status` carries: a 503 or 429 says when to retry, a 401 or 403 what
 /// credential is wanted (RFC 6750).
 fn headers_of(status: u16) -> Vec<MetaHeader> {
     let header = |name: &str, description: &str, schema: MetaSchema| MetaHeader {
@@ -95,6 +95,23 @@ fn headers_of(status: u16) -> Vec<MetaHeader> {
             "The credential wanted (RFC 6750).",
             MetaSchema::new("string"),
         )],
+        429 => vec![
+            header(
+                "Retry-After",
+                "Seconds to wait before retrying.",
+                MetaSchema::new_with_format("integer", "int32"),
+            ),
+            header(
+                "RateLimit-Policy",
+                "The credential's quota (draft-ietf-httpapi-ratelimit-headers).",
+                MetaSchema::new("string"),
+            ),
+            header(
+                "RateLimit",
+                "What is left of it, and when it is full again.",
+                MetaSchema::new("string"),
+            ),
+        ],
         _ => Vec::new(),
     }
 }

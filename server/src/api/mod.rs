@@ -12,6 +12,7 @@ pub(crate) mod declared;
 mod document;
 mod headers;
 mod health;
+mod limits;
 mod params;
 mod problem;
 mod rejection;
@@ -19,13 +20,14 @@ mod request_log;
 mod schema;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use poem::middleware::Compression;
-use poem::{Endpoint, EndpointExt, Route, get};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
 use poem_openapi::{OpenApiService, Tags};
 
 pub use contract::CONTRACT_YAML;
+pub use limits::RateLimits;
 
 use crate::auth::Authenticator;
 use crate::domain::Cursors;
@@ -46,6 +48,12 @@ enum ApiTags {
 pub struct ApiOptions {
     /// Largest accepted request body, after decompression.
     pub max_body_bytes: usize,
+    /// How long a body may take to arrive once the headers are in.
+    pub body_timeout: Duration,
+    /// Most requests processed at once, and how long one may take.
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+    pub rate_limits: Arc<RateLimits>,
     /// Whether 5xx problems carry their internal error chain.
     pub debug: bool,
     /// Signs and checks pagination cursors.
@@ -62,10 +70,40 @@ fn service(book: AddressBook, cursors: Cursors, started: Instant) -> OpenApiServ
             book: book.clone(),
             cursors,
         },
-        health::HealthApi { book, started },
+        health::HealthApi {
+            book,
+            started,
+            watched: None,
+        },
     );
     OpenApiService::new(apis, "Address Book API", "1.0.0")
 }
+
+/// The probes alone, answering readiness from `watched`: what the probe port serves.
+pub fn probes(book: AddressBook, watched: Arc<health::Watched>, started: Instant) -> impl Endpoint {
+    let probes = health::HealthApi {
+        book,
+        started,
+        watched: Some(watched),
+    };
+    Route::new()
+        .nest(
+            "/",
+            OpenApiService::new(probes, "Address Book probes", "1.0.0"),
+        )
+        .around(|next, req| async move {
+            let info = problem::RequestInfo {
+                method: req.method().clone(),
+                path: req.uri().path().to_owned(),
+            };
+            Ok(match next.call(req).await {
+                Ok(response) => response.into_response(),
+                Err(err) => problem::ApiError::from_poem(err, &info, 0).render(&info, false),
+            })
+        })
+}
+
+pub use health::Watched;
 
 /// The OpenAPI document poem-openapi derives from the handlers, as JSON. The drift test compares
 /// it with the contract.
@@ -82,10 +120,15 @@ pub fn generated_document() -> String {
 pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl Endpoint {
     let ApiOptions {
         max_body_bytes,
+        body_timeout,
+        max_in_flight,
+        request_timeout,
+        rate_limits,
         debug,
         cursors,
         authenticator,
     } = options;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let api = service(book, cursors, started);
     let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
     Route::new()
@@ -95,9 +138,15 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         .nest("/", api)
         .around(move |next, req| {
             let settings = context::RequestSettings {
-                body_limit: context::BodyLimit(max_body_bytes),
+                body: context::BodyRules {
+                    max_bytes: max_body_bytes,
+                    deadline: body_timeout,
+                },
                 debug,
                 authenticator: authenticator.clone(),
+                rate_limits: rate_limits.clone(),
+                in_flight: in_flight.clone(),
+                deadline: request_timeout,
             };
             context::handle(next, req, settings)
         })

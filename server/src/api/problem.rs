@@ -282,6 +282,80 @@ impl ApiError {
         err.with_header(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())
     }
 
+    /// More requests are being processed than the server takes at once.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            "The server is processing as many requests as it takes at once; nothing was done. \
+             Retry after Retry-After seconds.",
+        )
+        .with_header(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())
+    }
+
+    /// The request took longer than the server allows, and its work was cancelled.
+    pub fn deadline_exceeded(deadline: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "deadline-exceeded",
+            "Deadline Exceeded",
+            format!(
+                "The request took longer than {} ms and was cancelled. A write may or may not \
+                 have been made: read before retrying, or retry a create with an Idempotency-Key.",
+                deadline.as_millis()
+            ),
+        )
+        .with_header(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())
+    }
+
+    /// The body did not arrive within the body deadline.
+    pub fn body_timeout(deadline: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request Timeout",
+            format!(
+                "The body did not arrive within {} ms of the headers; nothing was written.",
+                deadline.as_millis()
+            ),
+        )
+    }
+
+    /// The caller has used up its rate; it may retry after `wait`.
+    pub fn rate_limited(wait: std::time::Duration, rate: u32) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too Many Requests",
+            format!(
+                "This credential may make {rate} requests a second; nothing was done. Retry \
+                 after Retry-After seconds."
+            ),
+        )
+        .with_header(header::RETRY_AFTER, seconds.to_string())
+        .with_header(
+            header::HeaderName::from_static("ratelimit-policy"),
+            format!("\"per-credential\";q={rate};w=1"),
+        )
+        .with_header(
+            header::HeaderName::from_static("ratelimit"),
+            format!("\"per-credential\";r=0;t={seconds}"),
+        )
+    }
+
+    /// An HTTP/1.1 request without `Host` (RFC 9112, 3.2).
+    pub fn missing_host() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "missing-host",
+            "Missing Host",
+            "An HTTP/1.1 request must carry a Host header.",
+        )
+    }
+
     pub fn insufficient_storage(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         let mut err = Self::new(
             StatusCode::INSUFFICIENT_STORAGE,

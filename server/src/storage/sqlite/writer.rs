@@ -48,6 +48,10 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> rusqlite::Result<Savepoint>;
     /// Answers the request: with its outcome when `result` is `Ok` (its group committed).
     fn answer(self: Box<Self>, result: Result<(), StorageError>);
+
+    /// Whether nobody waits for the answer any more (the request was cancelled, its client
+    /// gone, its deadline past): such a write is not made.
+    fn abandoned(&self) -> bool;
 }
 
 type Work<T> = Box<dyn FnOnce(&Connection) -> rusqlite::Result<(T, Savepoint)> + Send>;
@@ -74,6 +78,10 @@ impl<T: Send> Job for Task<T> {
         });
         // The request may have gone (its client left); the write stands or falls regardless.
         let _ = reply.send(answer);
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
     }
 }
 
@@ -150,7 +158,10 @@ impl WriterThread {
                             Err(_) => break,
                         }
                     }
-                    self.commit(group);
+                    group.retain(|job| !job.abandoned());
+                    if !group.is_empty() {
+                        self.commit(group);
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
