@@ -15,7 +15,8 @@ use crate::store::Store;
 
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "addressbook";
-const SECRET: &str = "the contract tests' development secret";
+/// The development secret the configuration trusts.
+pub const SECRET: &str = "the contract tests' development secret";
 
 /// A cursor key that is not the built-in one (which a server requiring credentials refuses).
 pub const CURSOR_KEY: &str = "contract-tests-cursor-key-not-the-default";

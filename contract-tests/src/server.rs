@@ -38,6 +38,8 @@ pub struct ServerOptions {
     config: PathBuf,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// A command the server runs under, e.g. `prlimit --nofile=64:64 --`.
+    wrapper: Vec<String>,
 }
 
 impl ServerOptions {
@@ -48,7 +50,15 @@ impl ServerOptions {
             config: workspace_root().join("configs/addressbook-local.yaml"),
             args: Vec::new(),
             env: Vec::new(),
+            wrapper: Vec::new(),
         }
+    }
+
+    /// Runs the server under `command` (which then execs it), e.g.
+    /// `["prlimit", "--nofile=64:64", "--"]`.
+    pub fn wrapped_in(mut self, command: &[&str]) -> Self {
+        self.wrapper = command.iter().map(|part| (*part).to_owned()).collect();
+        self
     }
 
     /// Another command-line argument after `--port 0 --config FILE`.
@@ -80,7 +90,14 @@ impl ServerOptions {
     /// The server's command line and environment: `--port 0 --config FILE`, then the extra
     /// arguments; none of the developer's own `ADDRESSBOOK_*`, `DATABASE_URL` or `RUST_LOG`.
     pub(crate) fn command(&self) -> Command {
-        let mut command = Command::new(server_binary());
+        let mut command = match self.wrapper.split_first() {
+            None => Command::new(server_binary()),
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(server_binary());
+                command
+            }
+        };
         command
             .current_dir(&self.dir)
             .args(["--port", "0", "--config"])
@@ -230,6 +247,16 @@ impl TestServer {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("a plain reqwest client builds")
+    }
+
+    /// The URL the server logged as `probes=http://…`: its probe port (`server.probe_port`).
+    pub fn probe_url(&self) -> Option<String> {
+        self.logs().lines().find_map(|line| {
+            let start = line.find("probes=http")? + "probes=".len();
+            let rest = &line[start..];
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            Some(rest[..end].trim_matches('"').to_owned())
+        })
     }
 
     pub fn pid(&self) -> u32 {

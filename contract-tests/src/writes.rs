@@ -208,7 +208,7 @@ impl HeldCreate {
 
     /// Sends the create with the second half of its body held back, once the first half has been
     /// handed to the connection (the request line and headers are on their way).
-    async fn start(server: &TestServer, key: &str, body: &Value) -> HeldCreate {
+    pub async fn start(server: &TestServer, key: &str, body: &Value) -> HeldCreate {
         let bytes = json_bytes(body);
         let (first, rest) = bytes.split_at(bytes.len() / 2);
         let (first, rest) = (first.to_vec(), rest.to_vec());
@@ -239,6 +239,17 @@ impl HeldCreate {
             release: Some(release_tx),
             reply,
         }
+    }
+
+    /// The answer the server gives without the rest of the body (a body deadline), waited for
+    /// at most `within`.
+    pub async fn answered_within(mut self, within: std::time::Duration) -> Reply {
+        let reply = tokio::time::timeout(within, &mut self.reply)
+            .await
+            .unwrap_or_else(|_| panic!("the held create was not answered in {within:?}"))
+            .expect("the held request does not panic");
+        self.release.take();
+        reply
     }
 
     /// Sends the rest of the body and returns the answer.
