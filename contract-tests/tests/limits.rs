@@ -515,17 +515,23 @@ async fn under_ten_thousand_connections_every_request_is_answered_or_shed_fast()
         .start_with(&[
             ("ADDRESSBOOK_LIMITS__MAX_IN_FLIGHT", "64"),
             ("ADDRESSBOOK_SERVER__PROBE_PORT", "0"),
+            // Opening 10,000 connections can take longer than the default 10 s header deadline
+            // on a busy machine; the first ones, still waiting for the last, would be cut off
+            // as slow clients, which is the slowloris test's business, not this one's.
+            ("ADDRESSBOOK_LIMITS__HEADER_TIMEOUT_MS", "120000"),
         ])
         .await;
     assert!(server.probe_url().is_some(), "{}", server.logs());
     let target = address(&server);
     // Connections first, a few at a time so that the listen backlog takes them all.
+    let connecting = Instant::now();
     let connections: Vec<TcpStream> = futures::stream::iter(0..CONNECTIONS)
         .map(|_| TcpStream::connect(target.clone()))
         .buffer_unordered(200)
         .map(|stream| stream.expect("connects"))
         .collect()
         .await;
+    let connected_in = connecting.elapsed();
 
     // Act: every connection sends a create at once, while probes run.
     let body = minimal_entry("Crowd").to_string();
@@ -539,11 +545,14 @@ async fn under_ten_thousand_connections_every_request_is_answered_or_shed_fast()
             async move {
                 let started = Instant::now();
                 stream.write_all(request.as_bytes()).await.expect("sends");
-                let received = read_until_closed(&mut stream, Duration::from_secs(10)).await;
-                let status = received
-                    .as_deref()
-                    .and_then(|bytes| std::str::from_utf8(bytes.get(9..12)?).ok())
-                    .map(str::to_owned);
+                // The status code, or what happened instead, for the failure message.
+                let status = match read_until_closed(&mut stream, Duration::from_secs(10)).await {
+                    None => "no answer within 10 s".to_owned(),
+                    Some(bytes) => match bytes.get(9..12).map(std::str::from_utf8) {
+                        Some(Ok(code)) => code.to_owned(),
+                        _ => format!("closed after {} bytes", bytes.len()),
+                    },
+                };
                 (status, started.elapsed())
             }
         })
@@ -560,18 +569,19 @@ async fn under_ten_thousand_connections_every_request_is_answered_or_shed_fast()
         probe_p99 < Duration::from_millis(100),
         "probes p99 {probe_p99:?}; the slowest {slowest_probes:?}"
     );
-    let created = answers
-        .iter()
-        .filter(|(status, _)| status.as_deref() == Some("201"))
-        .count();
-    let shed = answers
-        .iter()
-        .filter(|(status, _)| status.as_deref() == Some("503"))
-        .count();
+    let created = answers.iter().filter(|(status, _)| status == "201").count();
+    let shed = answers.iter().filter(|(status, _)| status == "503").count();
+    let mut other: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (status, _) in &answers {
+        if !matches!(status.as_str(), "201" | "503") {
+            *other.entry(status).or_default() += 1;
+        }
+    }
     assert_eq!(
         created + shed,
         CONNECTIONS,
-        "every request is answered 201 or 503"
+        "every request is answered 201 or 503; the others: {other:?}\n{}",
+        server.logs()
     );
     let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
     // The tests run the debug build, several times slower than release: there the slowest of
@@ -581,6 +591,7 @@ async fn under_ten_thousand_connections_every_request_is_answered_or_shed_fast()
         "a request waited {slowest:?}"
     );
     contract_tests::notice(&format!(
-        "10,000 connections: {created} created, {shed} shed with 503, slowest answer {slowest:?}, probes p99 {probe_p99:?}"
+        "10,000 connections (opened in {connected_in:?}): {created} created, {shed} shed with 503, \
+         slowest answer {slowest:?}, probes p99 {probe_p99:?}"
     ));
 }
