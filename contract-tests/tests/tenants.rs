@@ -556,4 +556,8 @@ async fn every_operation_needs_a_credential_with_its_scope(store: Store) {
         logs.contains("tenant=\"acme\""),
         "the request log names the tenant:\n{logs}"
     );
+    assert!(
+        logs.contains("client=127.0.0.1"),
+        "the request log names the client's address:\n{logs}"
+    );
 }

@@ -28,6 +28,9 @@ pub struct ServerSettings {
     pub host: String,
     /// 0 asks the OS for a free port; the bound address is logged.
     pub port: u16,
+    /// Load balancers whose `X-Forwarded-For` is believed: the request log then records the
+    /// client they forwarded for, beside their own address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Also answer `/healthz` and `/readiness` on this port, from a thread of their own, so
     /// that they answer however busy the API is (0: any free port, logged); off when unset.
     pub probe_port: Option<u16>,
@@ -44,6 +47,7 @@ impl Default for ServerSettings {
             host: "127.0.0.1".to_owned(),
             port: 8080,
             probe_port: None,
+            trusted_proxies: Vec::new(),
             max_body_bytes: 256 * 1024,
             shutdown_timeout_secs: 10,
             debug: false,

@@ -133,6 +133,7 @@ impl Application {
             max_in_flight: limits.max_in_flight.max(1),
             request_timeout: Duration::from_millis(limits.request_timeout_ms),
             rate_limits,
+            trusted_proxies: server.trusted_proxies.clone(),
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
             authenticator: self.authenticator,

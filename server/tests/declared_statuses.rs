@@ -302,6 +302,7 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
         max_in_flight: 64,
         request_timeout: std::time::Duration::from_secs(5),
         rate_limits: Arc::new(api::RateLimits::new(0, 0)),
+        trusted_proxies: Vec::new(),
         debug: false,
         cursors: Cursors::new(b"test"),
         authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),

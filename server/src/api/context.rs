@@ -39,6 +39,8 @@ pub struct RequestSettings {
     /// Permits for the requests processed at once.
     pub in_flight: Arc<Semaphore>,
     pub deadline: Duration,
+    /// Load balancers whose `X-Forwarded-For` the request log believes.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 /// Paths that are answered whatever the load: orchestrators must see a live, ready server, and
@@ -57,7 +59,7 @@ pub async fn handle<E: Endpoint>(
     mut req: Request,
     settings: RequestSettings,
 ) -> poem::Result<Response> {
-    let log = RequestLog::begin(&req);
+    let log = RequestLog::begin(&req, &settings.trusted_proxies);
     let info = RequestInfo {
         method: req.method().clone(),
         path: req.uri().path().to_owned(),

@@ -54,6 +54,8 @@ pub struct ApiOptions {
     pub max_in_flight: usize,
     pub request_timeout: Duration,
     pub rate_limits: Arc<RateLimits>,
+    /// Load balancers whose `X-Forwarded-For` the request log believes.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether 5xx problems carry their internal error chain.
     pub debug: bool,
     /// Signs and checks pagination cursors.
@@ -124,10 +126,12 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         max_in_flight,
         request_timeout,
         rate_limits,
+        trusted_proxies,
         debug,
         cursors,
         authenticator,
     } = options;
+    let trusted_proxies: Arc<[std::net::IpAddr]> = trusted_proxies.into();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let api = service(book, cursors, started);
     let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
@@ -147,6 +151,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
                 rate_limits: rate_limits.clone(),
                 in_flight: in_flight.clone(),
                 deadline: request_timeout,
+                trusted_proxies: trusted_proxies.clone(),
             };
             context::handle(next, req, settings)
         })

@@ -1,5 +1,6 @@
 //! One log line per request, tied to a request id that the response echoes in `X-Request-Id`.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use poem::http::HeaderValue;
@@ -24,6 +25,22 @@ fn request_id(req: &Request) -> HeaderValue {
         })
 }
 
+/// The nearest address in `X-Forwarded-For` that is not one of the trusted proxies: the client
+/// as the last trusted hop saw it (addresses further left are the client's own word).
+fn forwarded_client(req: &Request, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let hops: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|hop| !trusted_proxies.contains(hop))
+}
+
 /// A request being answered: its id, the span its work is logged in, and when it began.
 pub struct RequestLog {
     id: HeaderValue,
@@ -32,13 +49,21 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
-    pub fn begin(req: &Request) -> Self {
+    /// The log of `req`, from `client`; its `X-Forwarded-For` is believed when `client` is
+    /// one of `trusted_proxies`. The path is logged, never the query: it holds search texts.
+    pub fn begin(req: &Request, trusted_proxies: &[IpAddr]) -> Self {
         let id = request_id(req);
+        let client = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+        let forwarded_for = client
+            .filter(|ip| trusted_proxies.contains(ip))
+            .and_then(|_| forwarded_client(req, trusted_proxies));
         let span = tracing::info_span!(
             "request",
             request_id = id.to_str().unwrap_or_default(),
             method = %req.method(),
             path = req.uri().path(),
+            client = client.map(tracing::field::display),
+            forwarded_for = forwarded_for.map(tracing::field::display),
             // Recorded once the caller is known (see `api/auth.rs`).
             tenant = tracing::field::Empty,
         );
@@ -56,5 +81,28 @@ impl RequestLog {
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         self.span
             .in_scope(|| tracing::info!(status, latency_ms, "request completed"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forwarded_client_is_the_nearest_hop_no_trusted_proxy_added() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let req = Request::builder()
+            .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+            .header("x-forwarded-for", "10.0.0.1")
+            .finish();
+        // 6.6.6.6 is only what the client claims; 203.0.113.7 is who reached the proxy.
+        assert_eq!(
+            forwarded_client(&req, &[proxy]),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded_client(&Request::builder().finish(), &[proxy]),
+            None
+        );
     }
 }
