@@ -90,6 +90,75 @@ async fn probe_while<F: Future>(server: &TestServer, busy: F) -> (Vec<Duration>,
     (latencies, output)
 }
 
+/// Sends a keep-alive `GET /healthz` on `stream` and reads its answer: whether one came.
+async fn keep_alive_probe(stream: &mut TcpStream) -> bool {
+    if stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut received = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    // The probe's body is a small JSON object: the answer is complete at its closing brace.
+    while !received.ends_with(b"}") {
+        match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut chunk)).await {
+            Ok(Ok(read)) if read > 0 => received.extend_from_slice(&chunk[..read]),
+            _ => return false,
+        }
+    }
+    received.starts_with(b"HTTP/1.1 200")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_keep_alive_connections_are_closed_and_busy_ones_kept() {
+    let store = memory().await;
+    let server = store
+        .start_with(&[("ADDRESSBOOK_LIMITS__IDLE_TIMEOUT_SECS", "1")])
+        .await;
+    let target = address(&server);
+    let mut idle = TcpStream::connect(&target).await.expect("connects");
+    let mut busy = TcpStream::connect(&target).await.expect("connects");
+    assert!(keep_alive_probe(&mut idle).await, "{}", server.logs());
+    let answered = Instant::now();
+
+    // Act: one connection says nothing more; the other sends a request every 300 ms, for
+    // well past the idle timeout.
+    let keep_busy = async {
+        let mut answers = 0;
+        while answered.elapsed() < Duration::from_millis(2_500) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if keep_alive_probe(&mut busy).await {
+                answers += 1;
+            }
+        }
+        answers
+    };
+    let watch_idle = async {
+        let closed = read_until_closed(&mut idle, Duration::from_secs(5)).await;
+        (closed, answered.elapsed())
+    };
+    let ((closed, closed_after), answers) = tokio::join!(watch_idle, keep_busy);
+
+    // Assert: the silent one was closed, cleanly and about a second after its last answer;
+    // every request on the busy one was answered.
+    assert_eq!(
+        closed.as_deref(),
+        Some(&b""[..]),
+        "closed without a byte more"
+    );
+    assert!(
+        (Duration::from_millis(900)..Duration::from_millis(2_500)).contains(&closed_after),
+        "closed {closed_after:?} after its last answer"
+    );
+    assert!(answers >= 7, "{answers} answers on the busy connection");
+    assert!(
+        keep_alive_probe(&mut busy).await,
+        "the busy connection is still open"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_are_cut_off_while_normal_clients_are_served_fast() {
     const SLOW: usize = 3_000;

@@ -5,10 +5,12 @@
 //! - accept errors (`EMFILE` and the like) backed off rather than retried at once, which spun a
 //!   core while nothing could be accepted;
 //! - a deadline for each request's header block: a client sending its headers a byte at a time
-//!   (slowloris) is cut off, where the idle timeout, reset by every byte, would never fire.
+//!   (slowloris) is cut off, where the idle timeout, reset by every byte, would never fire;
+//! - an idle timeout: a connection that reads and writes nothing for that long is closed.
 //!
-//! poem's server has neither the cap nor a header-read timeout, so they live in an [`Acceptor`]
-//! and the streams it hands out.
+//! poem's server has neither the cap nor a header-read timeout (and its idle timeout costs a
+//! task wake-up per read and write), so they live in an [`Acceptor`] and the streams it hands
+//! out.
 
 use std::io;
 use std::pin::Pin;
@@ -22,7 +24,7 @@ use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// The longest an accept error is waited out before the next try.
 const MOST_BACKOFF: Duration = Duration::from_secs(1);
@@ -32,15 +34,22 @@ const LEAST_BACKOFF: Duration = Duration::from_millis(10);
 pub struct GuardedAcceptor {
     inner: TcpAcceptor,
     permits: Arc<Semaphore>,
-    header_timeout: Duration,
+    timeouts: Timeouts,
+}
+
+/// How long a connection may take over a request's header block, and stay silent.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub header: Duration,
+    pub idle: Duration,
 }
 
 impl GuardedAcceptor {
-    pub fn new(inner: TcpAcceptor, max_connections: usize, header_timeout: Duration) -> Self {
+    pub fn new(inner: TcpAcceptor, max_connections: usize, timeouts: Timeouts) -> Self {
         Self {
             inner,
             permits: Arc::new(Semaphore::new(max_connections)),
-            header_timeout,
+            timeouts,
         }
     }
 }
@@ -63,7 +72,7 @@ impl Acceptor for GuardedAcceptor {
         loop {
             match self.inner.accept().await {
                 Ok((stream, local, remote, scheme)) => {
-                    let stream = GuardedStream::new(stream, permit, self.header_timeout);
+                    let stream = GuardedStream::new(stream, permit, self.timeouts);
                     return Ok((stream, local, remote, scheme));
                 }
                 Err(err) => {
@@ -78,24 +87,31 @@ impl Acceptor for GuardedAcceptor {
     }
 }
 
-/// A connection that holds its place under the cap until it closes, and is cut off when a
-/// request's header block takes longer than the header timeout to arrive.
+/// A connection that holds its place under the cap until it closes. It is cut off when a
+/// request's header block takes longer than the header timeout to arrive, and closed when
+/// nothing was read or written for the idle timeout.
+///
+/// Both deadlines share one timer, re-armed only when it fires early: a timer per request, or
+/// poem's idle timeout (a task per connection, woken by every read and write), cost a
+/// measurable share of a cheap request.
 pub struct GuardedStream {
     inner: TcpStream,
     _permit: OwnedSemaphorePermit,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     headers: Headers,
+    /// When a byte was last read or written.
+    last_io: Instant,
+    /// Fires at or before the earlier of the two deadlines.
+    timer: Pin<Box<Sleep>>,
 }
 
 /// Where the connection is in the request it is receiving.
 enum Headers {
     /// Between requests: the deadline starts with the next request's first byte.
     Awaited,
-    /// A header block is arriving; `matched` bytes of the blank line ending it are seen.
-    Arriving {
-        deadline: Pin<Box<Sleep>>,
-        matched: usize,
-    },
+    /// A header block is arriving, due by `due`; `matched` bytes of the blank line ending it
+    /// are seen.
+    Arriving { due: Instant, matched: usize },
     /// The header block is in; its body and the response follow.
     Received,
 }
@@ -104,27 +120,25 @@ enum Headers {
 const END_OF_HEADERS: &[u8] = b"\r\n\r\n";
 
 impl GuardedStream {
-    fn new(inner: TcpStream, permit: OwnedSemaphorePermit, header_timeout: Duration) -> Self {
+    fn new(inner: TcpStream, permit: OwnedSemaphorePermit, timeouts: Timeouts) -> Self {
+        let now = Instant::now();
+        // The first request's clock starts when the connection opens.
+        let due = now + timeouts.header;
         Self {
             inner,
             _permit: permit,
-            header_timeout,
-            // The first request's clock starts when the connection opens.
-            headers: Headers::Arriving {
-                deadline: Box::pin(tokio::time::sleep(header_timeout)),
-                matched: 0,
-            },
+            timeouts,
+            headers: Headers::Arriving { due, matched: 0 },
+            last_io: now,
+            timer: Box::pin(sleep_until(due.min(now + timeouts.idle))),
         }
     }
 
     /// Follows the header block through `bytes` just read.
-    fn saw(&mut self, bytes: &[u8]) {
-        if bytes.is_empty() {
-            return;
-        }
+    fn saw(&mut self, bytes: &[u8], now: Instant) {
         if matches!(self.headers, Headers::Awaited) {
             self.headers = Headers::Arriving {
-                deadline: Box::pin(tokio::time::sleep(self.header_timeout)),
+                due: now + self.timeouts.header,
                 matched: 0,
             };
         }
@@ -135,6 +149,39 @@ impl GuardedStream {
             }
         }
     }
+
+    /// Which deadline comes first, and when.
+    fn next_deadline(&self) -> (Deadline, Instant) {
+        let idle = self.last_io + self.timeouts.idle;
+        match self.headers {
+            Headers::Arriving { due, .. } if due <= idle => (Deadline::Headers, due),
+            _ => (Deadline::Idle, idle),
+        }
+    }
+
+    /// Registers the timer for the next deadline, or says which one has passed.
+    fn poll_deadlines(&mut self, cx: &mut Context<'_>) -> Option<Deadline> {
+        let (_, at) = self.next_deadline();
+        // Brought forward when a header block now has to be waited for; otherwise it only moves
+        // once it fires, however often the connection was busy meanwhile.
+        if at < self.timer.deadline() {
+            self.timer.as_mut().reset(at);
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let (deadline, at) = self.next_deadline();
+            if at <= Instant::now() {
+                return Some(deadline);
+            }
+            self.timer.as_mut().reset(at);
+        }
+        None
+    }
+}
+
+/// The two deadlines of a connection.
+enum Deadline {
+    Headers,
+    Idle,
 }
 
 /// How many bytes of [`END_OF_HEADERS`] are matched after `bytes`, with `matched` matched before
@@ -159,21 +206,58 @@ impl AsyncRead for GuardedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Headers::Arriving { deadline, .. } = &mut self.headers
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the request's headers took too long",
-            )));
-        }
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let read = buf.filled()[before..].to_vec();
-            self.saw(&read);
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                let now = Instant::now();
+                self.last_io = now;
+                self.saw(&buf.filled()[before..], now);
+                // A header block trickling in is cut off at its deadline even while bytes
+                // keep coming.
+                if let Headers::Arriving { due, .. } = self.headers
+                    && due <= now
+                {
+                    return headers_too_slow();
+                }
+                Poll::Ready(Ok(()))
+            }
+            // Waiting: the timer wakes this read when a deadline passes first.
+            Poll::Pending => match self.poll_deadlines(cx) {
+                Some(Deadline::Headers) => headers_too_slow(),
+                // As if the client had closed: the server ends the connection cleanly.
+                Some(Deadline::Idle) => Poll::Ready(Ok(())),
+                None => Poll::Pending,
+            },
+            other => other,
         }
-        polled
+    }
+}
+
+fn headers_too_slow() -> Poll<io::Result<()>> {
+    Poll::Ready(Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the request's headers took too long",
+    )))
+}
+
+impl GuardedStream {
+    /// Notes a write of `buf`'s first bytes: a response (not an interim `100 Continue`) is on
+    /// its way, so the next bytes read belong to the next request.
+    fn writing(&mut self, first: Option<&[u8]>) {
+        if let Some(first) = first
+            && first.starts_with(b"HTTP/")
+            && !first.starts_with(b"HTTP/1.1 1")
+        {
+            self.headers = Headers::Awaited;
+        }
+    }
+
+    fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(written)) = result
+            && *written > 0
+        {
+            self.last_io = Instant::now();
+        }
     }
 }
 
@@ -183,12 +267,10 @@ impl AsyncWrite for GuardedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        // A response (not an interim `100 Continue`) is on its way: the next bytes read belong
-        // to the next request.
-        if buf.starts_with(b"HTTP/") && !buf.starts_with(b"HTTP/1.1 1") {
-            self.headers = Headers::Awaited;
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.writing(Some(buf));
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(&result);
+        result
     }
 
     fn poll_write_vectored(
@@ -196,13 +278,10 @@ impl AsyncWrite for GuardedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let Some(first) = bufs.iter().find(|buf| !buf.is_empty())
-            && first.starts_with(b"HTTP/")
-            && !first.starts_with(b"HTTP/1.1 1")
-        {
-            self.headers = Headers::Awaited;
-        }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.writing(bufs.iter().find(|buf| !buf.is_empty()).map(|buf| &buf[..]));
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(&result);
+        result
     }
 
     fn is_write_vectored(&self) -> bool {

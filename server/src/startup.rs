@@ -12,7 +12,7 @@ use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use crate::api::{self, ApiOptions, RateLimits};
 use crate::auth::Authenticator;
 use crate::config::{AuthMode, DEFAULT_CURSOR_KEY, Settings};
-use crate::connections::{self, GuardedAcceptor};
+use crate::connections::{self, GuardedAcceptor, Timeouts};
 use crate::domain::Cursors;
 use crate::service::{AddressBook, Policy};
 use crate::storage;
@@ -92,7 +92,10 @@ impl Application {
         let acceptor = GuardedAcceptor::new(
             acceptor,
             max_connections,
-            Duration::from_millis(limits.header_timeout_ms),
+            Timeouts {
+                header: Duration::from_millis(limits.header_timeout_ms),
+                idle: Duration::from_secs(limits.idle_timeout_secs),
+            },
         );
         let probe_listener = match settings.server.probe_port {
             None => None,
@@ -149,7 +152,6 @@ impl Application {
         let stop = shutdown_signal().context("cannot install signal handlers")?;
         tracing::info!(address = %format!("http://{}", self.address), "listening");
         Server::new_with_acceptor(self.acceptor)
-            .idle_timeout(Duration::from_secs(limits.idle_timeout_secs))
             .http2_max_concurrent_streams(limits.http2_max_concurrent_streams)
             .run_with_graceful_shutdown(app, stop, Some(grace))
             .await

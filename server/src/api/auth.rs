@@ -1,6 +1,7 @@
 //! The API's side of authentication: the credential a request carries (`Authorization: Bearer`
-//! or `X-API-Key`), handed to the [`Authenticator`], and the security schemes the contract
-//! declares for it. Every operation on entries takes an [`Authenticated`] caller.
+//! or `X-API-Key`), handed to the [`Authenticator`](crate::auth::Authenticator), and the
+//! security schemes the contract declares for it. Every operation on entries takes an
+//! [`Authenticated`] caller.
 
 use std::sync::Arc;
 
@@ -8,9 +9,9 @@ use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
-use super::limits::RateLimits;
+use super::context::RequestSettings;
 use super::problem::ApiError;
-use crate::auth::{AuthError, Authenticator, Credential};
+use crate::auth::{AuthError, Credential};
 use crate::domain::Caller;
 
 /// The header an API key is sent in.
@@ -66,9 +67,10 @@ impl<'a> ApiExtractor<'a> for Authenticated {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let authenticator = request
-            .data::<Arc<Authenticator>>()
+        let settings = request
+            .data::<Arc<RequestSettings>>()
             .ok_or_else(|| ApiError::internal("the request carries no authenticator"))?;
+        let authenticator = &settings.authenticator;
         let credential = credential(request)?;
         let caller = authenticator
             .authenticate(credential)
@@ -87,10 +89,8 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             })?;
         // The tenant goes into the request's log line; the credential never does.
         tracing::Span::current().record("tenant", caller.tenant.as_str());
-        if let Some(limits) = request.data::<Arc<RateLimits>>()
-            && let Err(wait) = limits.check(&caller)
-        {
-            return Err(ApiError::rate_limited(wait, limits.rate).into());
+        if let Err(wait) = settings.rate_limits.check(&caller) {
+            return Err(ApiError::rate_limited(wait, settings.rate_limits.rate).into());
         }
         Ok(Self(caller))
     }

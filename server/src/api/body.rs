@@ -4,6 +4,7 @@
 //! (poem-openapi's own parser stops at the first and does not say where it was).
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::{Request, RequestBody};
@@ -13,7 +14,7 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use tokio::io::AsyncReadExt;
 
-use super::context::BodyRules;
+use super::context::{BodyRules, RequestSettings};
 use super::problem::ApiError;
 use super::schema::{EntryInput, EntryPatch};
 use crate::domain::{self, EntryContent};
@@ -183,9 +184,10 @@ impl<'a, K: BodyKind> ApiExtractor<'a> for JsonBody<K> {
         {
             return Err(ApiError::unsupported_encoding(encoding).into());
         }
-        let rules = *request
-            .data::<BodyRules>()
-            .ok_or_else(|| ApiError::internal("the request carries no body rules"))?;
+        let rules = request
+            .data::<Arc<RequestSettings>>()
+            .ok_or_else(|| ApiError::internal("the request carries no body rules"))?
+            .body;
         let limit = rules.max_bytes;
         let declared = request
             .headers()

@@ -1,8 +1,8 @@
 //! The middleware every API request passes through, as one layer. It gives the request its id
 //! and log line (`request_log.rs`); refuses an HTTP/1.1 request without `Host`; sheds load past
 //! the in-flight cap and cancels a request past its deadline (both 503 at once, never a queue);
-//! hands the body rules, the authenticator and the rate limits to the operations as request
-//! data; renders every error that reaches it as a problem document about the request; and sets
+//! hands its settings (body rules, authenticator, rate limits) to the operations as one piece
+//! of request data; renders every error that reaches it as a problem document about the request; and sets
 //! the headers every response carries (`X-Content-Type-Options`, `Cache-Control`).
 
 use std::sync::Arc;
@@ -27,13 +27,14 @@ pub struct BodyRules {
     pub deadline: Duration,
 }
 
-/// How the middleware treats requests, from configuration.
-#[derive(Clone)]
+/// How the middleware treats requests, from configuration. Built once; each request carries the
+/// one `Arc` of it as request data (a single insert, where one per setting cost a measurable
+/// share of a cheap request).
 pub struct RequestSettings {
     pub body: BodyRules,
     /// Whether 5xx problems carry their internal error chain.
     pub debug: bool,
-    /// Request data for the operations' [`super::auth::Authenticated`] callers.
+    /// For the operations' [`super::auth::Authenticated`] callers.
     pub authenticator: Arc<Authenticator>,
     pub rate_limits: Arc<RateLimits>,
     /// Permits for the requests processed at once.
@@ -57,7 +58,7 @@ fn always_answered(path: &str) -> bool {
 pub async fn handle<E: Endpoint>(
     next: E,
     mut req: Request,
-    settings: RequestSettings,
+    settings: Arc<RequestSettings>,
 ) -> poem::Result<Response> {
     let log = RequestLog::begin(&req, &settings.trusted_proxies);
     let info = RequestInfo {
@@ -83,9 +84,7 @@ pub async fn handle<E: Endpoint>(
                 Err(_) => return ApiError::overloaded().render(&info, settings.debug),
             }
         };
-        req.set_data(settings.body);
-        req.set_data(settings.authenticator.clone());
-        req.set_data(settings.rate_limits.clone());
+        req.set_data(settings.clone());
         let answer = if permit.is_some() {
             match tokio::time::timeout(settings.deadline, next.call(req)).await {
                 Ok(answer) => answer,

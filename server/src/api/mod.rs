@@ -131,8 +131,18 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         cursors,
         authenticator,
     } = options;
-    let trusted_proxies: Arc<[std::net::IpAddr]> = trusted_proxies.into();
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let settings = Arc::new(context::RequestSettings {
+        body: context::BodyRules {
+            max_bytes: max_body_bytes,
+            deadline: body_timeout,
+        },
+        debug,
+        authenticator,
+        rate_limits,
+        in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
+        deadline: request_timeout,
+        trusted_proxies: trusted_proxies.into(),
+    });
     let api = service(book, cursors, started);
     let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
     Route::new()
@@ -140,20 +150,6 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         .at("/openapi.json", get(contract::openapi_json))
         .at("/docs", get(docs))
         .nest("/", api)
-        .around(move |next, req| {
-            let settings = context::RequestSettings {
-                body: context::BodyRules {
-                    max_bytes: max_body_bytes,
-                    deadline: body_timeout,
-                },
-                debug,
-                authenticator: authenticator.clone(),
-                rate_limits: rate_limits.clone(),
-                in_flight: in_flight.clone(),
-                deadline: request_timeout,
-                trusted_proxies: trusted_proxies.clone(),
-            };
-            context::handle(next, req, settings)
-        })
+        .around(move |next, req| context::handle(next, req, settings.clone()))
         .with(Compression::new())
 }
