@@ -1,5 +1,5 @@
 -- GET /addresses/{id} for ids drawn at random from a file of existing ids, one a line.
--- Usage: wrk -s random-id.lua http://host:port -- ids.txt
+-- Usage: wrk -s random-id.lua http://host:port -- ids.txt ["Authorization header value"]
 
 local ids = {}
 
@@ -12,6 +12,9 @@ function init(args)
   end
   file:close()
   assert(#ids > 0, "the ids file is empty")
+  if args[2] then
+    wrk.headers["Authorization"] = args[2]
+  end
   -- Each wrk thread draws its own sequence.
   math.randomseed(os.time() + tonumber(tostring(ids):match("0x(%x+)") or "0", 16))
 end

@@ -189,8 +189,9 @@ impl Authenticator {
 /// A new API key for `tenant`: the key as it is kept, and the whole key (`abk_<id>_<secret>`),
 /// which is kept nowhere and shown once.
 pub fn new_api_key(tenant: Tenant, scopes: Vec<Scope>, name: String) -> (ApiKey, String) {
-    // Random v4 UUIDs from the operating system's generator: 122 bits for the id, 244 for the
-    // secret.
+    // Random v4 UUIDs from the operating system's generator: the id (which only has to be
+    // unique; it is no secret) takes 16 hex digits of one, 60 random bits; the secret two
+    // whole ones, 244 random bits.
     let id = uuid::Uuid::new_v4().simple().to_string()[..16].to_owned();
     let mut secret_bytes = [0_u8; 32];
     secret_bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());

@@ -25,17 +25,24 @@ use anyhow::{Context, bail};
 use hyper::StatusCode;
 
 const BY_ID: &str = "GET /addresses/{id}";
+const BY_ID_JWT: &str = "GET /addresses/{id}, bearer JWT";
 const HEALTHZ: &str = "GET /healthz";
 const LIST: &str = "GET /addresses?limit=50";
 const SEARCH: &str = "GET /addresses?q=jane&limit=50";
 const POST: &str = "POST /addresses";
 /// Table order: the scenarios as listed here, each engine's rows together.
-const SCENARIOS: [&str; 5] = [BY_ID, HEALTHZ, LIST, SEARCH, POST];
+const SCENARIOS: [&str; 6] = [BY_ID, BY_ID_JWT, HEALTHZ, LIST, SEARCH, POST];
 
 const BARE_HYPER: &str = "bare hyper, same body";
 const PGBENCH: &str = "pgbench -S -M prepared -c32";
 const FSYNC_LOOP: &str = "fsync loop (512 B + sync_data)";
 const SYNC_OFF: &str = "same server, synchronous=off";
+const NO_CREDENTIAL: &str = "same requests, auth disabled";
+
+/// The development (HS256) key the server trusts when the bench requires credentials; the
+/// token wrk sends is signed with it the way an issuer would.
+const JWT_KID: &str = "bench";
+const JWT_SECRET: &str = "the throughput bench's development secret";
 
 /// Concurrent requests while loading a book through the API.
 const LOADERS: usize = 32;
@@ -242,6 +249,33 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A token for the local tenant with the read scope, valid for an hour, signed with the bench's
+/// HS256 key.
+fn bearer_token() -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, KeyInit, Mac};
+
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |now| now.as_secs())
+        + 3600;
+    let header = serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": JWT_KID});
+    let claims = serde_json::json!({
+        "sub": "throughput-bench", "tenant": "default", "scope": "read", "exp": expires
+    });
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(JWT_SECRET.as_bytes()).expect("any key length");
+    mac.update(signing_input.as_bytes());
+    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{signature}")
+}
+
 /// One line saying what is missing and how to get it.
 fn check_tools() -> anyhow::Result<()> {
     let missing: Vec<&str> = ["wrk", "pgbench", "psql", "taskset"]
@@ -373,10 +407,11 @@ impl Store {
     }
 }
 
-/// What wrk requests: one path, random existing ids, or POSTs of the entry template.
+/// What wrk requests: one path, random existing ids (with an `Authorization` value, or none),
+/// or POSTs of the entry template.
 enum Target<'a> {
     Path(&'a str),
-    RandomIds(&'a Path),
+    RandomIds(&'a Path, Option<&'a str>),
     Posts(&'a Path),
 }
 
@@ -436,9 +471,11 @@ impl Bench {
         let started = Instant::now();
         let result = match target {
             Target::Path(path) => loadgen::run(load, &format!("{base}{path}"), None),
-            Target::RandomIds(ids) => {
+            Target::RandomIds(ids, authorization) => {
                 let ids = ids.to_string_lossy();
-                loadgen::run(load, &base, Some((&self.lua("random-id.lua"), &[&ids])))
+                let mut args = vec![ids.as_ref()];
+                args.extend(*authorization);
+                loadgen::run(load, &base, Some((&self.lua("random-id.lua"), &args)))
             }
             Target::Posts(template) => {
                 let template = template.to_string_lossy();
@@ -486,7 +523,7 @@ impl Bench {
 
         let by_id_path = format!("/addresses/{}", ids[ids.len() / 2]);
         let gets: [(&str, &str, Target); 4] = [
-            (BY_ID, &by_id_path, Target::RandomIds(&ids_file)),
+            (BY_ID, &by_id_path, Target::RandomIds(&ids_file, None)),
             (HEALTHZ, "/healthz", Target::Path("/healthz")),
             (
                 LIST,
@@ -526,6 +563,17 @@ impl Bench {
                 baseline: format!("{BARE_HYPER} ({} B)", body.len()),
                 baseline_outcome: Some(Outcome::from_wrk(&baseline)),
             });
+            if *scenario == BY_ID {
+                progress(&format!("{engine}: {BY_ID_JWT}"));
+                let with_token = self.by_id_with_token(store, &ids_file)?;
+                report.rows.push(Row {
+                    scenario: BY_ID_JWT.to_owned(),
+                    engine,
+                    service: with_token,
+                    baseline: NO_CREDENTIAL.to_owned(),
+                    baseline_outcome: Some(Outcome::from_wrk(&service)),
+                });
+            }
             if *scenario == BY_ID && engine == "postgres" {
                 progress("postgres: pgbench -S");
                 let tps = self.pgbench()?;
@@ -597,6 +645,49 @@ impl Bench {
             None => report.rows.push(post_row("", None)),
         }
         Ok(small_page1)
+    }
+
+    /// Random reads by id on the same book from a server that requires credentials, each
+    /// request carrying one bearer token (as a client reuses its token until it expires), or why
+    /// that could not be measured.
+    fn by_id_with_token(&self, store: &Store, ids: &Path) -> anyhow::Result<Outcome> {
+        let keys = format!(r#"[{{kid="{JWT_KID}",algorithm="HS256",secret="{JWT_SECRET}"}}]"#);
+        let cursor_key = format!("bench-{}", uuid::Uuid::new_v4());
+        let command = self.server_command(
+            store,
+            &[
+                ("ADDRESSBOOK_AUTH__MODE", "required"),
+                ("ADDRESSBOOK_AUTH__JWT__KEYS", &keys),
+                ("ADDRESSBOOK_API__CURSOR_KEY", &cursor_key),
+            ],
+            0,
+        );
+        match Server::start("addressbook-server (credentials required)", command)? {
+            Ok(server) => {
+                let authorization = format!("Bearer {}", bearer_token());
+                let target = Target::RandomIds(ids, Some(&authorization));
+                let result = self.wrk(
+                    BY_ID_JWT,
+                    store.engine,
+                    self.throughput_load(),
+                    &server,
+                    &target,
+                );
+                server.stop()?;
+                Ok(Outcome::from_wrk(&result?))
+            }
+            Err(failure) => {
+                // Expected from a server older than authentication; any other failure is shown.
+                let said = failure.stderr.lines().last().unwrap_or_default().to_owned();
+                eprintln!(
+                    "   server refused to require credentials ({}): {said}",
+                    failure.status
+                );
+                Ok(Outcome::NotAvailable(
+                    "n/a (server has no auth.mode)".to_owned(),
+                ))
+            }
+        }
     }
 
     /// POSTs against the same server and file with `storage.sqlite.synchronous = off`, or why
