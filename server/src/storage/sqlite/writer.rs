@@ -322,3 +322,85 @@ fn answer_all(jobs: Vec<Box<dyn Job>>, err: &StorageError) {
         job.answer(Err(err.duplicate()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &tempfile::TempDir) -> (Writer, PathBuf) {
+        let path = dir.path().join("group.db");
+        let settings = SqliteSettings {
+            path: path.clone(),
+            ..SqliteSettings::default()
+        };
+        let writer = Writer::start(&settings, Arc::new(Health::new(&path))).expect("started");
+        (writer, path)
+    }
+
+    fn stored(path: &std::path::Path) -> Vec<i64> {
+        let conn = Connection::open(path).expect("opens");
+        let mut statement = conn
+            .prepare("SELECT id FROM t ORDER BY id")
+            .expect("prepares");
+        statement
+            .query_map([], |row| row.get(0))
+            .expect("queries")
+            .collect::<Result<_, _>>()
+            .expect("reads")
+    }
+
+    #[tokio::test]
+    async fn a_write_failing_in_a_group_is_undone_alone_and_the_others_commit() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let (writer, path) = writer(&dir);
+        // Arrange: the writer is held inside a first write until every other one is queued, so
+        // that they all share the next group's transaction.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = writer.write(move |conn| {
+            conn.execute_batch(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (0)",
+            )?;
+            held.recv().expect("released");
+            Ok(((), Savepoint::Keep))
+        });
+        let insert = |id: i64| {
+            writer.write(move |conn| {
+                conn.execute("INSERT INTO t VALUES (?1)", [id])?;
+                Ok(((), Savepoint::Keep))
+            })
+        };
+        let undone = writer.write(|conn| {
+            conn.execute("INSERT INTO t VALUES (99)", [])?;
+            Ok(("seen, then undone", Savepoint::Undo))
+        });
+
+        // Act: good inserts around one that violates the primary key (0 exists) and one that
+        // undoes itself.
+        // `join!` polls in order: the first write is queued, then the others, then the first
+        // is let go.
+        let release = async move { release.send(()).expect("the writer waits") };
+        let (first, one, duplicate, two, undone, three, ()) = futures::join!(
+            first,
+            insert(1),
+            insert(0),
+            insert(2),
+            undone,
+            insert(3),
+            release
+        );
+
+        // Assert: the duplicate alone failed; the undone write answered but left nothing; every
+        // other write committed.
+        first.expect("the first write commits");
+        for (id, result) in [(1, one), (2, two), (3, three)] {
+            result.unwrap_or_else(|err| panic!("insert {id}: {err}"));
+        }
+        assert!(
+            matches!(duplicate, Err(StorageError::Internal(_))),
+            "{duplicate:?}"
+        );
+        assert_eq!(undone.expect("answered"), "seen, then undone");
+        drop(writer);
+        assert_eq!(stored(&path), vec![0, 1, 2, 3]);
+    }
+}
