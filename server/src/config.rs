@@ -212,15 +212,59 @@ pub struct ApiKeySettings {
 pub struct LogSettings {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `addressbook_server=debug,info`; `RUST_LOG` wins.
-    pub level: String,
+    pub level: LogFilter,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            level: "info,sqlx=warn".to_owned(),
+            level: LogFilter("info,sqlx=warn".to_owned()),
         }
+    }
+}
+
+/// A `tracing` filter whose every directive is a level (`info`) or sets one (`sqlx=warn`).
+///
+/// `tracing`'s own syntax also takes a bare word as a target to log everything of, so `verbose`
+/// would be read as "log only target `verbose`" and the server would log nothing at all; a word
+/// that is not a level is refused instead, like any other bad value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LogFilter(String);
+
+impl LogFilter {
+    const LEVELS: [&'static str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LogFilter {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let is_level = |word: &str| Self::LEVELS.contains(&word.trim().to_lowercase().as_str());
+        for directive in text.split(',').filter(|d| !d.trim().is_empty()) {
+            let level = directive
+                .rsplit_once('=')
+                .map_or(directive, |(_, level)| level);
+            if !is_level(level) {
+                return Err(format!(
+                    "`{directive}` sets no level: use one of {} alone or as `target=level`",
+                    Self::LEVELS.join(", ")
+                ));
+            }
+        }
+        tracing_subscriber::EnvFilter::try_new(&text).map_err(|err| format!("`{text}`: {err}"))?;
+        Ok(Self(text))
+    }
+}
+
+impl From<LogFilter> for String {
+    fn from(filter: LogFilter) -> Self {
+        filter.0
     }
 }
 
@@ -365,7 +409,7 @@ fn one_line(err: figment::Error) -> String {
                 let variable = if key == "storage.postgres.url" {
                     "DATABASE_URL".to_owned()
                 } else {
-                    format!("ADDRESSBOOK_{}", key.replace('.', "__").to_uppercase())
+                    environment_variable(&key)
                 };
                 format!("from the environment variable {variable}")
             }
@@ -379,6 +423,19 @@ fn one_line(err: figment::Error) -> String {
     } else {
         format!("{key}: {what} ({origin})")
     }
+}
+
+/// The `ADDRESSBOOK_` variable that set `key`, as it is spelled in the environment. A key that
+/// names a section (an unknown one, say) was set by a variable below it, which is looked up.
+fn environment_variable(key: &str) -> String {
+    let variable = format!("ADDRESSBOOK_{}", key.replace('.', "__").to_uppercase());
+    let below = format!("{variable}__");
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .find(|name| {
+            name.eq_ignore_ascii_case(&variable) || name.to_uppercase().starts_with(&below)
+        })
+        .unwrap_or(variable)
 }
 
 #[cfg(test)]
@@ -448,6 +505,43 @@ mod tests {
             let err = Settings::load(None).expect_err("refused").to_string();
             assert!(err.contains("server.port"), "{err}");
             assert!(err.contains("ADDRESSBOOK_SERVER__PORT"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_environment_section_names_the_whole_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ADDRESSBOOK_SERVRE__PORT", "9000");
+            let err = Settings::load(None).expect_err("refused").to_string();
+            assert!(err.contains("servre"), "{err}");
+            assert!(
+                err.contains("environment variable ADDRESSBOOK_SERVRE__PORT"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_log_level_that_is_not_one_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.yaml", "log:\n  level: verbose\n")?;
+            let err = Settings::load(Some(Path::new("c.yaml")))
+                .expect_err("refused")
+                .to_string();
+            assert!(err.contains("log.level"), "{err}");
+            assert!(err.contains("verbose"), "{err}");
+            for good in [
+                "debug",
+                "info,sqlx=warn",
+                "addressbook_server=trace,warn",
+                "off",
+            ] {
+                jail.create_file("c.yaml", &format!("log:\n  level: \"{good}\"\n"))?;
+                Settings::load(Some(Path::new("c.yaml")))
+                    .unwrap_or_else(|err| panic!("{good}: {err}"));
+            }
             Ok(())
         });
     }

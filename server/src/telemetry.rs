@@ -10,7 +10,7 @@ use crate::config::{LogFormat, LogSettings};
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level.
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .or_else(|_| EnvFilter::try_new(settings.level.as_str()))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
