@@ -251,8 +251,18 @@ impl TestServer {
 
     /// The URL the server logged as `probes=http://…`: its probe port (`server.probe_port`).
     pub fn probe_url(&self) -> Option<String> {
+        self.logged_url("probes")
+    }
+
+    /// The URL the server logged as `metrics=http://…`: its metrics port (`metrics.port`).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.logged_url("metrics")
+    }
+
+    fn logged_url(&self, field: &str) -> Option<String> {
+        let needle = format!("{field}=http");
         self.logs().lines().find_map(|line| {
-            let start = line.find("probes=http")? + "probes=".len();
+            let start = line.find(&needle)? + field.len() + 1;
             let rest = &line[start..];
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             Some(rest[..end].trim_matches('"').to_owned())

@@ -54,7 +54,8 @@ enum On {
     Default,
     /// One started with `ADDRESSBOOK_API__REQUIRE_IF_MATCH=true`.
     RequiringIfMatch,
-    /// One that requires credentials; its cases send none unless they say so.
+    /// One that requires credentials; its cases send none unless they say so. Like the
+    /// production example, it serves `/metrics` on a port of its own, not the API's.
     RequiringCredentials,
 }
 
@@ -125,6 +126,12 @@ impl Case {
 
     fn requiring_if_match(mut self) -> Self {
         self.on = On::RequiringIfMatch;
+        self
+    }
+
+    /// Sent to the server whose metrics are on a port of their own.
+    fn metrics_elsewhere(mut self) -> Self {
+        self.on = On::RequiringCredentials;
         self
     }
 
@@ -278,6 +285,9 @@ fn cases() -> Vec<Case> {
         // getHealth, getReadiness
         case("GET", "/healthz", Body::None, 200),
         case("GET", "/readiness", Body::None, 200),
+        // getMetrics: no credential needed; a 404 on the API's port when moved off it.
+        case("GET", "/metrics", Body::None, 200),
+        case("GET", "/metrics", Body::None, 404).metrics_elsewhere(),
         // What any request can get: 405 with Allow, 404 Unknown Endpoint.
         case("PATCH", "/addresses", valid(), 405),
         case("POST", "/addresses/{id}", valid(), 405),
@@ -341,6 +351,7 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
         .start_with(&[("ADDRESSBOOK_API__REQUIRE_IF_MATCH", "true")])
         .await;
     let guarded = contract_tests::auth::requiring_credentials(&store)
+        .env("ADDRESSBOOK_METRICS__PORT", "0")
         .start()
         .await;
     let targets = [
@@ -503,6 +514,14 @@ fn check_response(reply: &Reply) {
             );
         }
         204 | 304 => assert!(reply.body.is_empty(), "{reply:?}: no body"),
+        200 if reply.path == "/metrics" => {
+            let media = reply.header("content-type").unwrap_or_default();
+            assert!(
+                media.starts_with("application/openmetrics-text"),
+                "{reply:?}"
+            );
+            assert!(reply.body.ends_with(b"# EOF\n"), "{reply:?}");
+        }
         200..=299 => {
             reply.expect_json(reply.status);
         }

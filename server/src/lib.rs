@@ -11,6 +11,7 @@ pub mod config;
 pub mod connections;
 pub mod domain;
 pub mod manage;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod storage;

@@ -11,6 +11,7 @@ use crate::domain::{
     self, ApiKey, Caller, Comparison, Entry, EntryContent, EntryDocument, EntryPatch, Page,
     PageRequest, Position, Precondition, Scope, Tenant, ValidationErrors,
 };
+use crate::metrics::PoolState;
 use crate::storage::{
     BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, Storage, StorageError, Write,
 };
@@ -89,6 +90,14 @@ impl<E> From<StorageError> for CreateFailure<E> {
     }
 }
 
+/// What an idempotent create answers with: the entry, and whether an earlier request with the
+/// same key created it (the answer is then a replay of that request's).
+#[derive(Debug)]
+pub struct Created {
+    pub entry: Entry,
+    pub replayed: bool,
+}
+
 /// How the service behaves, from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -125,6 +134,16 @@ impl AddressBook {
         Self { storage, policy }
     }
 
+    /// The storage engine's name, as metrics label it.
+    pub fn engine(&self) -> &'static str {
+        self.storage.engine()
+    }
+
+    /// The storage's connections now, for metrics.
+    pub fn pool(&self) -> Option<PoolState> {
+        self.storage.pool()
+    }
+
     /// A book that keeps nothing: for documents and tests that need a book but no data.
     pub fn in_memory() -> Self {
         Self::new(Arc::new(MemoryStorage::new()), Policy::default())
@@ -157,7 +176,7 @@ impl AddressBook {
         caller: &Caller,
         key: &str,
         content: impl Future<Output = Result<EntryContent, E>>,
-    ) -> Result<Entry, CreateFailure<E>> {
+    ) -> Result<Created, CreateFailure<E>> {
         require(caller, Scope::Write)?;
         let claim_request = self.claim_request(&caller.tenant, key);
         let claim = match self.storage.claim_key(&claim_request).await? {
@@ -167,7 +186,10 @@ impl AddressBook {
                 let content = content.await.map_err(CreateFailure::Content)?;
                 // Same key, same entry: the retry of a request that succeeded gets its answer.
                 return if content == original.content {
-                    Ok(original)
+                    Ok(Created {
+                        entry: original,
+                        replayed: true,
+                    })
                 } else {
                     Err(ServiceError::KeyReused.into())
                 };
@@ -189,7 +211,10 @@ impl AddressBook {
         match outcome {
             Ok(entry) => {
                 held.completed();
-                Ok(entry)
+                Ok(Created {
+                    entry,
+                    replayed: false,
+                })
             }
             Err(err) => {
                 held.release().await;

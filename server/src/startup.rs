@@ -9,11 +9,12 @@ use anyhow::{Context, bail};
 use poem::Server;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
-use crate::api::{self, ApiOptions, RateLimits};
+use crate::api::{self, ApiOptions, MetricsServed, RateLimits};
 use crate::auth::Authenticator;
-use crate::config::{AuthMode, DEFAULT_CURSOR_KEY, Settings};
+use crate::config::{AuthMode, DEFAULT_CURSOR_KEY, MetricsSettings, Settings};
 use crate::connections::{self, GuardedAcceptor, Timeouts};
 use crate::domain::Cursors;
+use crate::metrics::Metrics;
 use crate::service::{AddressBook, Policy};
 use crate::storage;
 
@@ -24,6 +25,9 @@ pub struct Application {
     authenticator: Arc<Authenticator>,
     /// The probes' own listener, when `server.probe_port` is set.
     probe_listener: Option<std::net::TcpListener>,
+    /// `/metrics`' own listener, when `metrics.port` is set.
+    metrics_listener: Option<std::net::TcpListener>,
+    metrics: Arc<Metrics>,
     settings: Settings,
     started: Instant,
 }
@@ -59,7 +63,13 @@ impl Application {
             idempotency_window: Duration::from_secs(settings.api.idempotency_window_secs),
             idempotency_takeover: Duration::from_secs(settings.api.idempotency_takeover_secs),
         };
-        let book = AddressBook::new(opened.storage, policy);
+        let metrics = Metrics::new();
+        let storage: Arc<dyn storage::Storage> = if settings.metrics.enabled {
+            Arc::new(storage::Measured::new(opened.storage, metrics.clone()))
+        } else {
+            opened.storage
+        };
+        let book = AddressBook::new(storage, policy);
         let authenticator = Arc::new(
             Authenticator::new(&settings.auth, book.clone())
                 .context("invalid configuration of auth")?,
@@ -97,22 +107,29 @@ impl Application {
                 idle: Duration::from_secs(limits.idle_timeout_secs),
             },
         );
-        let probe_listener = match settings.server.probe_port {
-            None => None,
+        let side_listener = |port: Option<u16>, what: &str| match port {
+            None => Ok(None),
             Some(port) => {
                 let bind = format!("{}:{port}", settings.server.host);
                 let listener = std::net::TcpListener::bind(&bind)
-                    .with_context(|| format!("cannot listen on {bind} for the probes"))?;
+                    .with_context(|| format!("cannot listen on {bind} for {what}"))?;
                 listener.set_nonblocking(true)?;
-                Some(listener)
+                anyhow::Ok(Some(listener))
             }
         };
+        let probe_listener = side_listener(settings.server.probe_port, "the probes")?;
+        let metrics_listener = side_listener(
+            settings.metrics.port.filter(|_| settings.metrics.enabled),
+            "the metrics",
+        )?;
         Ok(Self {
             acceptor,
             address,
             book,
             authenticator,
             probe_listener,
+            metrics_listener,
+            metrics,
             settings,
             started,
         })
@@ -140,10 +157,19 @@ impl Application {
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
             authenticator: self.authenticator,
+            metrics: self.metrics.clone(),
+            metrics_served: match &self.settings.metrics {
+                MetricsSettings { enabled: false, .. } => MetricsServed::Off,
+                MetricsSettings { port: None, .. } => MetricsServed::Here,
+                MetricsSettings { port: Some(_), .. } => MetricsServed::Elsewhere,
+            },
         };
         tokio::spawn(purge_idempotency_keys(self.book.clone()));
         if let Some(listener) = self.probe_listener {
             serve_probes(listener, self.book.clone(), self.started)?;
+        }
+        if let Some(listener) = self.metrics_listener {
+            serve_metrics(listener, self.book.clone(), self.metrics)?;
         }
         let app = api::build(self.book, options, self.started);
         let grace = Duration::from_secs(server.shutdown_timeout_secs);
@@ -201,6 +227,25 @@ fn serve_probes(
         })
         .context("cannot start the probes' thread")?;
     tracing::info!(probes = %format!("http://{address}"), "probes served");
+    Ok(())
+}
+
+/// Serves `/metrics` on `listener`, beside the API on its runtime (a scrape is cheap and
+/// infrequent). Ends with the process.
+fn serve_metrics(
+    listener: std::net::TcpListener,
+    book: AddressBook,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let acceptor = TcpAcceptor::from_std(listener).context("cannot serve the metrics")?;
+    let app = api::metrics_only(book, metrics);
+    tokio::spawn(async move {
+        if let Err(err) = Server::new_with_acceptor(acceptor).run(app).await {
+            tracing::error!(error = %err, "the metrics' server failed");
+        }
+    });
+    tracing::info!(metrics = %format!("http://{address}/metrics"), "metrics served");
     Ok(())
 }
 

@@ -176,6 +176,10 @@ impl Storage for Double {
         self.fail()?;
         Ok(Vec::new())
     }
+
+    fn engine(&self) -> &'static str {
+        "double"
+    }
 }
 
 /// One request: method, path (as the contract's template names it), headers and body.
@@ -306,6 +310,8 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
         debug: false,
         cursors: Cursors::new(b"test"),
         authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),
+        metrics: addressbook_server::metrics::Metrics::new(),
+        metrics_served: api::MetricsServed::Here,
     };
     api::build(book, options, Instant::now())
 }

@@ -1,5 +1,7 @@
 //! `/addresses` and `/addresses/{id}`: create, read, replace, patch, delete and list entries.
 
+use std::sync::Arc;
+
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, OpenApi};
 
@@ -14,11 +16,13 @@ use super::problem::ApiError;
 use super::schema::{Entry, EntryPage};
 use crate::domain::limits::chars;
 use crate::domain::{self, Comparison, Cursors, Filter, PageRequest, Sort};
+use crate::metrics::Metrics;
 use crate::service::{AddressBook, CreateFailure};
 
 pub struct AddressesApi {
     pub book: AddressBook,
     pub cursors: Cursors,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(ApiResponse)]
@@ -241,14 +245,20 @@ impl AddressesApi {
     ) -> ApiResult<CreateResponse, CreateErrors> {
         let entry = match idempotency_key.0 {
             None => self.book.create(&auth.0, body.entry().await?).await?,
-            Some(IdempotencyKey(key)) => self
-                .book
-                .create_idempotent(&auth.0, &key, body.entry())
-                .await
-                .map_err(|failure| match failure {
-                    CreateFailure::Refused(err) => ApiError::from(err),
-                    CreateFailure::Content(err) => err,
-                })?,
+            Some(IdempotencyKey(key)) => {
+                let created = self
+                    .book
+                    .create_idempotent(&auth.0, &key, body.entry())
+                    .await
+                    .map_err(|failure| match failure {
+                        CreateFailure::Refused(err) => ApiError::from(err),
+                        CreateFailure::Content(err) => err,
+                    })?;
+                if created.replayed {
+                    self.metrics.idempotent_replay();
+                }
+                created.entry
+            }
         };
         Ok(created(&entry))
     }

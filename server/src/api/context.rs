@@ -2,14 +2,17 @@
 //! and log line (`request_log.rs`); refuses an HTTP/1.1 request without `Host`; sheds load past
 //! the in-flight cap and cancels a request past its deadline (both 503 at once, never a queue);
 //! hands its settings (body rules, authenticator, rate limits) to the operations as one piece
-//! of request data; renders every error that reaches it as a problem document about the request; and sets
-//! the headers every response carries (`X-Content-Type-Options`, `Cache-Control`).
+//! of request data; renders every error that reaches it as a problem document about the request;
+//! sets the headers every response carries (`X-Content-Type-Options`, `Cache-Control`); and
+//! counts and times the request by its route template in the metrics.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use poem::http::{HeaderValue, Version, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::http::{HeaderValue, StatusCode, Version, header};
+use poem::{Endpoint, IntoResponse, PathPattern, Request, Response};
+use poem_openapi::OperationId;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
@@ -17,6 +20,7 @@ use super::limits::RateLimits;
 use super::problem::{ApiError, RequestInfo};
 use super::request_log::RequestLog;
 use crate::auth::Authenticator;
+use crate::metrics::Metrics;
 
 /// How request bodies are read: request data for the body reader.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +46,10 @@ pub struct RequestSettings {
     pub deadline: Duration,
     /// Load balancers whose `X-Forwarded-For` the request log believes.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Where requests are counted, unless metrics are off.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Each operation's route template, by operation id, for the metrics.
+    pub routes: HashMap<String, Arc<str>>,
 }
 
 /// Paths that are answered whatever the load: orchestrators must see a live, ready server, and
@@ -60,6 +68,11 @@ pub async fn handle<E: Endpoint>(
     mut req: Request,
     settings: Arc<RequestSettings>,
 ) -> poem::Result<Response> {
+    let started = Instant::now();
+    let active = settings
+        .metrics
+        .as_ref()
+        .map(|metrics| metrics.request_started(req.method()));
     let log = RequestLog::begin(&req, &settings.trusted_proxies);
     let info = RequestInfo {
         method: req.method().clone(),
@@ -97,15 +110,80 @@ pub async fn handle<E: Endpoint>(
         match answer {
             Ok(response) => response.into_response(),
             Err(err) if err.is_from_response() => err.into_response(),
-            Err(err) => ApiError::from_poem(err, &info, settings.body.max_bytes)
-                .render(&info, settings.debug),
+            Err(err) => {
+                // The operation and route it came from, for the metrics, outlive the error it
+                // is rendered from.
+                let operation = err.data::<OperationId>().copied();
+                let route = err.data::<PathPattern>().cloned();
+                let mut response = ApiError::from_poem(err, &info, settings.body.max_bytes)
+                    .render(&info, settings.debug);
+                if let Some(operation) = operation {
+                    response.set_data(operation);
+                }
+                if let Some(route) = route {
+                    response.set_data(route);
+                }
+                response
+            }
         }
     }
     .instrument(span)
     .await;
     set_common_headers(&mut response, &info.path);
     log.finish(&mut response);
+    if let Some(metrics) = &settings.metrics {
+        record(metrics, &settings, &info, &response, started);
+    }
+    drop(active);
     Ok(response)
+}
+
+/// Counts the answered request by its route template and status, and a refused precondition by
+/// its operation.
+fn record(
+    metrics: &Metrics,
+    settings: &RequestSettings,
+    info: &RequestInfo,
+    response: &Response,
+    started: Instant,
+) {
+    let status = response.status();
+    let operation = response.data::<OperationId>();
+    // poem-openapi's patterns name path parameters `:param0`; the contract's template is the
+    // operation's. Other routes (the documents) have patterns without parameters.
+    let route = match operation.and_then(|operation| settings.routes.get(operation.0)) {
+        Some(template) => Some(template.clone()),
+        None => response
+            .data::<PathPattern>()
+            .map(|pattern| pattern.0.clone()),
+    };
+    metrics.request_finished(&info.method, route, status.as_u16(), started.elapsed());
+    if status == StatusCode::PRECONDITION_FAILED
+        && let Some(operation) = operation
+    {
+        metrics.precondition_failed(operation.0);
+    }
+}
+
+/// Each operation's route template (`/addresses/{id}`), by operation id, from the generated
+/// OpenAPI document.
+pub fn route_templates(document: &str) -> HashMap<String, Arc<str>> {
+    let document: serde_json::Value =
+        serde_json::from_str(document).expect("poem-openapi writes JSON");
+    let mut routes = HashMap::new();
+    for (template, operations) in document["paths"].as_object().into_iter().flatten() {
+        for operation in operations
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, op)| op)
+        {
+            if let Some(id) = operation["operationId"].as_str() {
+                routes.insert(id.to_owned(), Arc::from(template.as_str()));
+            }
+        }
+    }
+    routes
 }
 
 /// No response is to be sniffed as another media type. Problems are never cached; entries and

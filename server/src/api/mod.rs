@@ -13,6 +13,7 @@ mod document;
 mod headers;
 mod health;
 mod limits;
+mod metrics;
 mod params;
 mod problem;
 mod rejection;
@@ -31,6 +32,7 @@ pub use limits::RateLimits;
 
 use crate::auth::Authenticator;
 use crate::domain::Cursors;
+use crate::metrics::Metrics;
 use crate::service::AddressBook;
 
 #[derive(Tags)]
@@ -41,6 +43,9 @@ enum ApiTags {
     /// Liveness and readiness probes.
     #[oai(rename = "health")]
     Health,
+    /// Metrics for Prometheus.
+    #[oai(rename = "metrics")]
+    Metrics,
 }
 
 /// What the API needs to know about how it is run.
@@ -62,20 +67,50 @@ pub struct ApiOptions {
     pub cursors: Cursors,
     /// Who a request's credential names.
     pub authenticator: Arc<Authenticator>,
+    /// What requests and storage calls are counted in, and where `/metrics` is served.
+    pub metrics: Arc<Metrics>,
+    pub metrics_served: MetricsServed,
 }
 
-type Api = (addresses::AddressesApi, health::HealthApi);
+/// Where `/metrics` is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsServed {
+    /// On the API's port.
+    Here,
+    /// On a port of its own (`metrics.port`): a 404 on the API's.
+    Elsewhere,
+    /// Nowhere, and nothing is counted.
+    Off,
+}
 
-fn service(book: AddressBook, cursors: Cursors, started: Instant) -> OpenApiService<Api, ()> {
+type Api = (
+    addresses::AddressesApi,
+    health::HealthApi,
+    metrics::MetricsApi,
+);
+
+fn service(
+    book: AddressBook,
+    cursors: Cursors,
+    started: Instant,
+    metrics: Arc<Metrics>,
+    metrics_served: MetricsServed,
+) -> OpenApiService<Api, ()> {
     let apis = (
         addresses::AddressesApi {
             book: book.clone(),
             cursors,
+            metrics: metrics.clone(),
         },
         health::HealthApi {
-            book,
+            book: book.clone(),
             started,
             watched: None,
+        },
+        metrics::MetricsApi {
+            metrics,
+            book,
+            served_here: metrics_served == MetricsServed::Here,
         },
     );
     OpenApiService::new(apis, "Address Book API", "1.0.0")
@@ -107,6 +142,19 @@ pub fn probes(book: AddressBook, watched: Arc<health::Watched>, started: Instant
 
 pub use health::Watched;
 
+/// `/metrics` alone, for a port of its own (`metrics.port`).
+pub fn metrics_only(book: AddressBook, metrics: Arc<Metrics>) -> impl Endpoint {
+    let api = metrics::MetricsApi {
+        metrics,
+        book,
+        served_here: true,
+    };
+    Route::new().nest(
+        "/",
+        OpenApiService::new(api, "Address Book metrics", "1.0.0"),
+    )
+}
+
 /// The OpenAPI document poem-openapi derives from the handlers, as JSON. The drift test compares
 /// it with the contract.
 pub fn generated_document() -> String {
@@ -114,6 +162,8 @@ pub fn generated_document() -> String {
         AddressBook::in_memory(),
         Cursors::new(b"unused"),
         Instant::now(),
+        Metrics::new(),
+        MetricsServed::Here,
     )
     .spec()
 }
@@ -130,7 +180,11 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         debug,
         cursors,
         authenticator,
+        metrics,
+        metrics_served,
     } = options;
+    let api = service(book, cursors, started, metrics.clone(), metrics_served);
+    let document = api.spec();
     let settings = Arc::new(context::RequestSettings {
         body: context::BodyRules {
             max_bytes: max_body_bytes,
@@ -142,9 +196,10 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         in_flight: Arc::new(tokio::sync::Semaphore::new(max_in_flight)),
         deadline: request_timeout,
         trusted_proxies: trusted_proxies.into(),
+        metrics: (metrics_served != MetricsServed::Off).then_some(metrics),
+        routes: context::route_templates(&document),
     });
-    let api = service(book, cursors, started);
-    let docs = contract::swagger_ui(&api.spec(), api.swagger_ui_html());
+    let docs = contract::swagger_ui(&document, api.swagger_ui_html());
     Route::new()
         .at("/openapi.yaml", get(contract::openapi_yaml))
         .at("/openapi.json", get(contract::openapi_json))

@@ -265,4 +265,8 @@ impl Storage for MemoryStorage {
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError> {
         Ok(self.read().api_keys.clone())
     }
+
+    fn engine(&self) -> &'static str {
+        "memory"
+    }
 }

@@ -2,6 +2,7 @@
 //! file and must behave identically, which the contract tests check by running the whole suite
 //! against every engine.
 
+mod measured;
 mod memory;
 mod migrations;
 mod postgres;
@@ -15,7 +16,9 @@ use uuid::Uuid;
 
 use crate::config::{Engine, StorageSettings};
 use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::metrics::PoolState;
 
+pub use measured::Measured;
 pub use memory::MemoryStorage;
 pub use migrations::{MigrationStatus, Migrations};
 pub use postgres::PostgresStorage;
@@ -173,6 +176,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Every API key, oldest first.
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StorageError>;
+
+    /// The engine's name as metrics label it (OpenTelemetry's `db.system.name`).
+    fn engine(&self) -> &'static str;
+
+    /// The engine's connections now, if it keeps a pool of them.
+    fn pool(&self) -> Option<PoolState> {
+        None
+    }
 }
 
 /// Schema management for an engine that has a schema: what `migrate`, `reset` and start-up use.

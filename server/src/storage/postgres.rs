@@ -21,6 +21,7 @@ use super::{
 };
 use crate::config::PostgresSettings;
 use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::metrics::PoolState;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -475,6 +476,20 @@ impl Storage for PostgresStorage {
             .await
             .map_err(classify)?;
         rows.into_iter().map(KeyRow::into_key).collect()
+    }
+
+    fn engine(&self) -> &'static str {
+        "postgresql"
+    }
+
+    fn pool(&self) -> Option<PoolState> {
+        let open = u64::from(self.pool.size());
+        let idle = u64::try_from(self.pool.num_idle()).unwrap_or(u64::MAX);
+        Some(PoolState {
+            idle,
+            used: open.saturating_sub(idle),
+            max: Some(u64::from(self.pool.options().get_max_connections())),
+        })
     }
 }
 

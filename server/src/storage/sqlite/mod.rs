@@ -20,6 +20,7 @@ mod file;
 mod writer;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ use super::{
 };
 use crate::config::{SqliteSettings, Synchronous};
 use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::metrics::PoolState;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -87,6 +89,7 @@ impl SqliteStorage {
             readers: Readers {
                 settings: settings.clone(),
                 idle: Mutex::new(vec![first]),
+                used: AtomicU64::new(0),
             },
             writer,
             health,
@@ -188,6 +191,8 @@ fn open_connection(
 struct Readers {
     settings: SqliteSettings,
     idle: Mutex<Vec<Connection>>,
+    /// Connections lent out now, for the metrics.
+    used: AtomicU64,
 }
 
 impl Readers {
@@ -204,7 +209,9 @@ impl Readers {
             Some(conn) => conn,
             None => open_connection(&self.settings.path, &self.settings, Role::Reader)?,
         };
+        self.used.fetch_add(1, Ordering::Relaxed);
         let result = read(&conn);
+        self.used.fetch_sub(1, Ordering::Relaxed);
         // Reads are single statements outside any transaction; a connection left inside one, or
         // one that met a fault of the storage, is not trusted again.
         let trusted =
@@ -219,6 +226,19 @@ impl Readers {
             }
         }
         result
+    }
+
+    fn state(&self) -> PoolState {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        PoolState {
+            idle: u64::try_from(idle).unwrap_or(u64::MAX),
+            used: self.used.load(Ordering::Relaxed),
+            max: None,
+        }
     }
 }
 
@@ -681,6 +701,16 @@ impl Storage for SqliteStorage {
                 .collect::<rusqlite::Result<Vec<_>>>()
         })?;
         rows.into_iter().map(api_key).collect()
+    }
+
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    /// The read connections; the one writer is not counted. Readers are opened as needed, so
+    /// there is no maximum.
+    fn pool(&self) -> Option<PoolState> {
+        Some(self.readers.state())
     }
 }
 
