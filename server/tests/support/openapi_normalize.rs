@@ -71,9 +71,17 @@ fn normalize_side(doc: &Value, contract: bool) -> Value {
         if let Some(Value::String(version)) = root.get_mut("openapi") {
             *version = version.split('.').take(2).collect::<Vec<_>>().join(".");
         }
+        // Without top-level requirements, an operation's `security: []` ("no credential") says
+        // what leaving it out says; poem-openapi can only leave it out.
+        let open_by_default = root.get("security").is_none_or(is_empty);
         if let Some(Value::Object(paths)) = root.get_mut("paths") {
             let items = paths.values_mut().filter_map(Value::as_object_mut);
-            items.for_each(merge_path_parameters);
+            for item in items {
+                merge_path_parameters(item);
+                if open_by_default {
+                    drop_empty_security(item);
+                }
+            }
         }
     }
     clean(&mut out, Ctx::Keywords, contract);
@@ -123,6 +131,16 @@ fn merge_path_parameters(item: &mut Map<String, Value>) {
             if !params.iter().any(|p| param_key(p) == param_key(param)) {
                 params.push(param.clone());
             }
+        }
+    }
+}
+
+fn drop_empty_security(item: &mut Map<String, Value>) {
+    for method in METHODS.split_whitespace() {
+        if let Some(Value::Object(op)) = item.get_mut(method)
+            && op.get("security").is_some_and(is_empty)
+        {
+            op.remove("security");
         }
     }
 }
@@ -470,6 +488,21 @@ mod tests {
             let hit = found.iter().any(|d| d.starts_with(expected));
             assert!(hit, "no `{expected}` in {found:#?}");
         }
+    }
+
+    #[test]
+    fn no_credential_is_the_default_only_without_top_level_security() {
+        let mut open = contract();
+        object(&mut open, "/paths/~1addresses/post").insert("security".into(), json!([]));
+        assert_eq!(differences(&open, &generated()), Vec::<String>::new());
+
+        let mut closed = open.clone();
+        closed["security"] = json!([{"apiKeyAuth": []}]);
+        let mut generated = generated();
+        generated["security"] = closed["security"].clone();
+        let found = differences(&closed, &generated);
+        let expected = "paths./addresses.post.security: contract [], generated missing";
+        assert_eq!(found, [expected]);
     }
 
     #[test]
