@@ -134,12 +134,25 @@ fn run() -> Result<(), String> {
     if as_text.failed {
         return Err("a generated doc comment is not a plain string literal".to_owned());
     }
-    let code = prettyplease::unparse(&file);
+    let code = check_base_url_on_construction(prettyplease::unparse(&file))?;
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     let out_path = out_dir.join("codegen.rs");
     fs::write(&out_path, code).map_err(|e| format!("cannot write {}: {e}", out_path.display()))?;
     Ok(())
+}
+
+/// Both generated constructors end in `new_with_client`, which stores the base URL as given; it
+/// is made to store it checked and without a trailing slash (`crate::base_url::normalized`).
+fn check_base_url_on_construction(code: String) -> Result<String, String> {
+    const STORED: &str = "baseurl: baseurl.to_string(),";
+    if code.matches(STORED).count() != 1 {
+        return Err(format!(
+            "expected `{STORED}` once in the generated code (progenitor's new_with_client); \
+             a new progenitor may store the base URL differently"
+        ));
+    }
+    Ok(code.replacen(STORED, "baseurl: crate::base_url::normalized(baseurl),", 1))
 }
 
 fn load_spec(path: &Path) -> Result<OpenAPI, String> {

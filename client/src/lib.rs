@@ -36,13 +36,17 @@
 //!   [`Client::get_health`], [`Client::get_readiness`]). Each returns a builder from [`builder`];
 //!   set parameters (query parameters and the `If-Match`, `If-None-Match` and `Idempotency-Key`
 //!   headers included) and the body on it, then `.send().await`.
+//! * [`Client::new`] and [`Client::try_new`] take the service's base URL, with or without a
+//!   trailing slash; a URL without `http://` or `https://` is refused at once (`try_new` says why,
+//!   `new` panics saying why), never at the first call.
 //! * Success gives a [`ResponseValue<T>`]: it derefs to the body and carries
-//!   [`status()`](ResponseValue::status) and [`headers()`](ResponseValue::headers). Response
-//!   headers such as `ETag`, `Location`, `Link` and `X-Request-Id` are not typed; read them from
-//!   `headers()`.
+//!   [`status()`](ResponseValue::status) and [`headers()`](ResponseValue::headers);
+//!   [`ResponseHeaders`] reads `ETag`, `Location` and `X-Request-Id` from them. A read
+//!   [`types::Entry`] converts into the [`types::EntryInput`] that replaces it (`EntryInput::from`).
 //! * Failure gives an [`Error<E>`]. A status the operation declares arrives as
 //!   [`Error::ErrorResponse`] holding a [`types::Problem`] ([`types::NotReady`] for
-//!   `get_readiness`). A status it does not declare (for example `405`, or any error from
+//!   `get_readiness`): match on [`types::Problem::kind`] ([`ProblemKind`]), show it with its
+//!   `Display` (one line), or the whole error with [`describe`] (which adds the request id). A status it does not declare (for example `405`, or any error from
 //!   `get_health`) arrives as [`Error::UnexpectedResponse`] with the raw [`reqwest::Response`];
 //!   so does the body-less `304 Not Modified` of a conditional read, which [`is_not_modified`]
 //!   recognises. Input that breaks the schema is refused as [`Error::InvalidRequest`] without a
@@ -70,8 +74,17 @@ mod generated {
 
 pub use generated::*;
 
+mod base_url;
+pub use base_url::InvalidBaseUrl;
+
+mod entry;
+pub use entry::ResponseHeaders;
+
 mod patch;
 pub use patch::EntryPatch;
+
+mod problem;
+pub use problem::{ProblemKind, describe, problem_of};
 
 mod sort;
 pub use sort::SortOrder;
@@ -88,6 +101,8 @@ pub enum Credential {
 /// Why a client could not be made.
 #[derive(Debug)]
 pub enum ClientBuildError {
+    /// The base URL is not `http(s)://host[:port][/stem]`.
+    BaseUrl(InvalidBaseUrl),
     /// The credential holds characters a header cannot carry.
     InvalidCredential,
     /// reqwest could not build its client.
@@ -97,6 +112,7 @@ pub enum ClientBuildError {
 impl std::fmt::Display for ClientBuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::BaseUrl(err) => err.fmt(f),
             Self::InvalidCredential => f.write_str("the credential is not valid header text"),
             Self::Http(err) => write!(f, "cannot build the HTTP client: {err}"),
         }
@@ -106,6 +122,7 @@ impl std::fmt::Display for ClientBuildError {
 impl std::error::Error for ClientBuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            Self::BaseUrl(err) => Some(err),
             Self::InvalidCredential => None,
             Self::Http(err) => Some(err),
         }
@@ -113,6 +130,27 @@ impl std::error::Error for ClientBuildError {
 }
 
 impl Client {
+    /// A client for the service at `baseurl` (`http://127.0.0.1:8080`; a trailing slash is
+    /// fine), with the same timeouts as [`Client::new`]. Unlike `new`, which panics on a base
+    /// URL it cannot use, this says what is wrong with it.
+    ///
+    /// ```
+    /// use addressbook_client::Client;
+    /// assert!(Client::try_new("http://127.0.0.1:8080/").is_ok());
+    /// let err = Client::try_new("127.0.0.1:8080").unwrap_err();
+    /// assert!(err.to_string().contains("http://"));
+    /// ```
+    pub fn try_new(baseurl: &str) -> Result<Self, ClientBuildError> {
+        let baseurl = base_url::checked(baseurl).map_err(ClientBuildError::BaseUrl)?;
+        let timeout = std::time::Duration::from_secs(15);
+        let client = reqwest::ClientBuilder::new()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(ClientBuildError::Http)?;
+        Ok(Self::new_with_client(&baseurl, client))
+    }
+
     /// A client that sends `credential` on every request, with the same timeouts as
     /// [`Client::new`]. Progenitor ignores the contract's security schemes, so the credential
     /// travels as a default header of the underlying `reqwest::Client`.
@@ -131,6 +169,7 @@ impl Client {
         baseurl: &str,
         credential: Credential,
     ) -> Result<Self, ClientBuildError> {
+        let baseurl = base_url::checked(baseurl).map_err(ClientBuildError::BaseUrl)?;
         let (name, value) = match credential {
             Credential::BearerToken(token) => {
                 (reqwest::header::AUTHORIZATION, format!("Bearer {token}"))
@@ -150,13 +189,17 @@ impl Client {
             .default_headers(headers)
             .build()
             .map_err(ClientBuildError::Http)?;
-        Ok(Self::new_with_client(baseurl, client))
+        Ok(Self::new_with_client(&baseurl, client))
     }
 }
 
 // Re-exported so callers can build a custom `reqwest::Client` (`Client::new_with_client`) and
 // name header constants without having to depend on the exact reqwest version used here.
 pub use reqwest;
+// The generated types name these (`uuid::Uuid` ids, `chrono` timestamps); re-exported so callers
+// use the same versions without depending on them.
+pub use chrono;
+pub use uuid;
 
 /// Whether a conditional read was answered `304 Not Modified`: the entry still has the `ETag` sent
 /// in `If-None-Match`, so the copy the caller holds is current.
