@@ -20,7 +20,55 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    pub cors: CorsSettings,
     pub storage: StorageSettings,
+}
+
+/// Which web pages, served from other origins, may call the API from a browser (CORS). Off
+/// while `allowed_origins` is empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Origins (`https://app.example`) whose pages may call the API; `*` for any.
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    /// Request headers such a page may send.
+    pub allowed_headers: Vec<String>,
+    /// Response headers such a page may read.
+    pub exposed_headers: Vec<String>,
+    /// How long a browser may keep a preflight's answer.
+    pub max_age_secs: u32,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        let names = |names: &[&str]| names.iter().map(|&name| name.to_owned()).collect();
+        Self {
+            allowed_origins: Vec::new(),
+            allowed_methods: names(&["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+            allowed_headers: names(&[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "Content-Encoding",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-Id",
+            ]),
+            exposed_headers: names(&[
+                "ETag",
+                "Location",
+                "Link",
+                "X-Request-Id",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "WWW-Authenticate",
+            ]),
+            max_age_secs: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,6 +28,7 @@ pub struct Application {
     /// `/metrics`' own listener, when `metrics.port` is set.
     metrics_listener: Option<std::net::TcpListener>,
     metrics: Arc<Metrics>,
+    cors: Option<api::Cors>,
     settings: Settings,
     started: Instant,
 }
@@ -75,6 +76,7 @@ impl Application {
                 .context("invalid configuration of auth")?,
         );
         check_credentials_can_be_verified(&authenticator, &book).await?;
+        let cors = api::Cors::new(&settings.cors).context("invalid configuration of cors")?;
         let bind = format!("{}:{}", settings.server.host, settings.server.port);
         let acceptor = TcpListener::bind(bind.clone())
             .into_acceptor()
@@ -130,6 +132,7 @@ impl Application {
             probe_listener,
             metrics_listener,
             metrics,
+            cors,
             settings,
             started,
         })
@@ -156,6 +159,7 @@ impl Application {
             trusted_proxies: server.trusted_proxies.clone(),
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
+            cors: self.cors.map(Arc::new),
             authenticator: self.authenticator,
             metrics: self.metrics.clone(),
             metrics_served: match &self.settings.metrics {

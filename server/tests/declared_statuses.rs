@@ -312,6 +312,7 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
         authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),
         metrics: addressbook_server::metrics::Metrics::new(),
         metrics_served: api::MetricsServed::Here,
+        cors: None,
     };
     api::build(book, options, Instant::now())
 }

@@ -3,8 +3,9 @@
 //! the in-flight cap and cancels a request past its deadline (both 503 at once, never a queue);
 //! hands its settings (body rules, authenticator, rate limits) to the operations as one piece
 //! of request data; renders every error that reaches it as a problem document about the request;
-//! sets the headers every response carries (`X-Content-Type-Options`, `Cache-Control`); and
-//! counts and times the request by its route template in the metrics.
+//! sets the headers every response carries (`X-Content-Type-Options`, `Cache-Control`, and the
+//! CORS headers for a configured origin, whose preflights it answers, `cors.rs`); and counts and
+//! times the request by its route template in the metrics.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use poem_openapi::OperationId;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
+use super::cors::Cors;
 use super::limits::RateLimits;
 use super::problem::{ApiError, RequestInfo};
 use super::request_log::RequestLog;
@@ -50,6 +52,8 @@ pub struct RequestSettings {
     pub metrics: Option<Arc<Metrics>>,
     /// Each operation's route template, by operation id, for the metrics.
     pub routes: HashMap<String, Arc<str>>,
+    /// Which browser pages of other origins may call the API; `None`: CORS off.
+    pub cors: Option<Arc<Cors>>,
 }
 
 /// Paths that are answered whatever the load: orchestrators must see a live, ready server, and
@@ -74,6 +78,10 @@ pub async fn handle<E: Endpoint>(
         .as_ref()
         .map(|metrics| metrics.request_started(req.method()));
     let log = RequestLog::begin(&req, &settings.trusted_proxies);
+    let origin = settings
+        .cors
+        .as_ref()
+        .and_then(|cors| cors.allowed_origin(&req));
     let info = RequestInfo {
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
@@ -88,6 +96,12 @@ pub async fn handle<E: Endpoint>(
             };
         if let Some(refusal) = refusal {
             return refusal.render(&info, settings.debug);
+        }
+        // A preflight carries no credential: it is answered here, before any operation.
+        if let Some((cors, origin)) = settings.cors.as_ref().zip(origin.as_ref())
+            && let Some(preflight) = cors.preflight(&req, origin)
+        {
+            return preflight;
         }
         let permit = if always_answered(&info.path) {
             None
@@ -130,6 +144,9 @@ pub async fn handle<E: Endpoint>(
     .instrument(span)
     .await;
     set_common_headers(&mut response, &info.path);
+    if let Some(cors) = &settings.cors {
+        cors.decorate(origin, &mut response);
+    }
     log.finish(&mut response);
     if let Some(metrics) = &settings.metrics {
         record(metrics, &settings, &info, &response, started);

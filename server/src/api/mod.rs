@@ -8,6 +8,7 @@ mod body;
 mod constrained;
 mod context;
 mod contract;
+mod cors;
 pub(crate) mod declared;
 mod document;
 mod headers;
@@ -28,6 +29,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Route, get};
 use poem_openapi::{OpenApiService, Tags};
 
 pub use contract::CONTRACT_YAML;
+pub use cors::Cors;
 pub use limits::RateLimits;
 
 use crate::auth::Authenticator;
@@ -70,6 +72,8 @@ pub struct ApiOptions {
     /// What requests and storage calls are counted in, and where `/metrics` is served.
     pub metrics: Arc<Metrics>,
     pub metrics_served: MetricsServed,
+    /// Which browser pages of other origins may call the API; `None`: CORS off.
+    pub cors: Option<Arc<Cors>>,
 }
 
 /// Where `/metrics` is answered.
@@ -182,6 +186,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         authenticator,
         metrics,
         metrics_served,
+        cors,
     } = options;
     let api = service(book, cursors, started, metrics.clone(), metrics_served);
     let document = api.spec();
@@ -198,6 +203,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         trusted_proxies: trusted_proxies.into(),
         metrics: (metrics_served != MetricsServed::Off).then_some(metrics),
         routes: context::route_templates(&document),
+        cors,
     });
     let docs = contract::swagger_ui(&document, api.swagger_ui_html());
     Route::new()
