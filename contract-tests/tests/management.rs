@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 contract_tests::engines!(
     durable: migrations_go_up_down_and_up_again_as_status_reports,
-    seeding_the_sample_directory_stores_every_file_as_written,
+    seeding_the_sample_directory_stores_every_file_as_written_once,
     seeding_an_invalid_file_fails_naming_every_bad_field,
     reset_refuses_without_yes_and_empties_the_book_with_it,
 );
@@ -71,19 +71,32 @@ async fn migrations_go_up_down_and_up_again_as_status_reports(store: Store) {
         .expect("a create on the migrated store");
 }
 
-async fn seeding_the_sample_directory_stores_every_file_as_written(store: Store) {
+async fn seeding_the_sample_directory_stores_every_file_as_written_once(store: Store) {
     // Arrange
     let samples = fixtures::sample_entries();
     let dir = workspace_root().join("data/addresses");
 
-    // Act
+    // Act: seed twice.
     let seed = store.run_subcommand(&["seed", path(&dir)]).await;
+    let again = store.run_subcommand(&["seed", path(&dir)]).await;
 
-    // Assert: the report counts every file, and a server on the store lists exactly them.
+    // Assert: the report counts every file, the second run keeps what the first stored, and a
+    // server on the store lists exactly the samples, once each.
     let out = seed.expect_success();
     assert!(
-        out.contains(&format!("loaded {}, rejected 0", samples.len())),
+        out.contains(&format!(
+            "loaded {}, kept 0 already there, rejected 0",
+            samples.len()
+        )),
         "{seed:?}"
+    );
+    let out = again.expect_success();
+    assert!(
+        out.contains(&format!(
+            "loaded 0, kept {} already there, rejected 0",
+            samples.len()
+        )),
+        "{again:?}"
     );
     let server = store.start().await;
     let listed = fixtures::list_all(&server.client()).await;
@@ -124,7 +137,10 @@ async fn seeding_an_invalid_file_fails_naming_every_bad_field(store: Store) {
             "{seed:?}: {pointer} is not named"
         );
     }
-    assert!(out.contains("loaded 0, rejected 1"), "{seed:?}");
+    assert!(
+        out.contains("loaded 0, kept 0 already there, rejected 1"),
+        "{seed:?}"
+    );
     let server = store.start().await;
     assert!(fixtures::list_all(&server.client()).await.is_empty());
 }

@@ -40,7 +40,8 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
-    /// Load sample entries from JSON files, validated exactly as the API validates them.
+    /// Load sample entries from JSON files, validated exactly as the API validates them; an entry
+    /// the book already holds word for word is kept, not stored again.
     Seed {
         /// Directory of `*.json` files, one entry each.
         #[arg(default_value = "data/addresses")]
@@ -79,13 +80,15 @@ impl Cli {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings()?;
-    crate::telemetry::init(&settings.log);
+    crate::telemetry::init(&settings.log, &settings.tracing)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            Application::build(settings)
+            let served = Application::build(settings)
                 .await?
                 .run_until_stopped()
-                .await
+                .await;
+            crate::telemetry::shutdown();
+            served
         }
         Command::Migrate { action } => manage::migrate(&settings, action).await,
         Command::Seed { dir, tenant } => manage::seed(&settings, &dir, &tenant).await,

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 
 use crate::config::{Engine, Settings};
-use crate::domain::{ApiKey, Caller, EntryContent, Scope, Tenant};
+use crate::domain::{ApiKey, Caller, EntryContent, Filter, PageRequest, Scope, Sort, Tenant};
 use crate::service::{AddressBook, Policy};
 use crate::storage::{self, Opened, Schema};
 
@@ -102,11 +102,12 @@ pub async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Resu
     Ok(())
 }
 
-/// Loads every `*.json` file in `dir` (sorted by name) through the API's own validation.
+/// Loads every `*.json` file in `dir` (sorted by name) through the API's own validation, except
+/// those whose entry the book already holds word for word: seeding twice stores each once.
 /// Fails, after loading the valid ones, if any file was rejected.
 pub async fn seed(settings: &Settings, dir: &Path, tenant: &str) -> anyhow::Result<()> {
     let tenant = Tenant::parse(tenant).context("--tenant")?;
-    let caller = Caller::new(tenant, [Scope::Write], "seed".to_owned());
+    let caller = Caller::new(tenant, [Scope::Read, Scope::Write], "seed".to_owned());
     let (opened, engine) = open_with_schema(settings).await?;
     schema(&opened)
         .up()
@@ -122,12 +123,17 @@ pub async fn seed(settings: &Settings, dir: &Path, tenant: &str) -> anyhow::Resu
         .collect();
     files.sort();
 
-    let (mut loaded, mut rejected) = (0, 0);
+    let mut held = held_entries(&book, &caller).await?;
+    let (mut loaded, mut kept, mut rejected) = (0, 0, 0);
     for file in &files {
-        match load_one(&book, &caller, file).await {
-            Ok(id) => {
+        match load_one(&book, &caller, file, &mut held).await {
+            Ok(Seeded::Loaded(id)) => {
                 loaded += 1;
                 println!("loaded   {} as {id}", file.display());
+            }
+            Ok(Seeded::AlreadyHeld(id)) => {
+                kept += 1;
+                println!("kept     {} (already in the book as {id})", file.display());
             }
             Err(reasons) => {
                 rejected += 1;
@@ -139,7 +145,7 @@ pub async fn seed(settings: &Settings, dir: &Path, tenant: &str) -> anyhow::Resu
         }
     }
     println!(
-        "{engine}: loaded {loaded}, rejected {rejected}, from {}",
+        "{engine}: loaded {loaded}, kept {kept} already there, rejected {rejected}, from {}",
         dir.display()
     );
     if rejected > 0 {
@@ -148,11 +154,48 @@ pub async fn seed(settings: &Settings, dir: &Path, tenant: &str) -> anyhow::Resu
     Ok(())
 }
 
+enum Seeded {
+    Loaded(uuid::Uuid),
+    AlreadyHeld(uuid::Uuid),
+}
+
+/// The content of every entry of the caller's book, with its id.
+async fn held_entries(
+    book: &AddressBook,
+    caller: &Caller,
+) -> anyhow::Result<Vec<(EntryContent, uuid::Uuid)>> {
+    let mut held = Vec::new();
+    let mut after = None;
+    loop {
+        let page = book
+            .list(
+                caller,
+                PageRequest {
+                    limit: 100,
+                    filter: Filter::default(),
+                    sort: Sort::default(),
+                    after,
+                },
+            )
+            .await
+            .context("cannot read the book")?;
+        for document in &page.items {
+            let entry = document.entry().context("a stored entry does not read")?;
+            held.push((entry.content, entry.id));
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(held),
+        }
+    }
+}
+
 async fn load_one(
     book: &AddressBook,
     caller: &Caller,
     file: &Path,
-) -> Result<uuid::Uuid, Vec<String>> {
+    held: &mut Vec<(EntryContent, uuid::Uuid)>,
+) -> Result<Seeded, Vec<String>> {
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read: {e}")])?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| vec![format!("not JSON: {e}")])?;
@@ -163,11 +206,15 @@ async fn load_one(
             .map(|e| format!("{}: {}", e.pointer, e.reason))
             .collect::<Vec<_>>()
     })?;
+    if let Some((_, id)) = held.iter().find(|(existing, _)| *existing == content) {
+        return Ok(Seeded::AlreadyHeld(*id));
+    }
     let entry = book
-        .create(caller, content)
+        .create(caller, content.clone())
         .await
         .map_err(|e| vec![format!("cannot store: {e}")])?;
-    Ok(entry.id)
+    held.push((content, entry.id));
+    Ok(Seeded::Loaded(entry.id))
 }
 
 pub async fn reset(settings: &Settings, confirmed: bool) -> anyhow::Result<()> {
