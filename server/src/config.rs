@@ -19,6 +19,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub tracing: TracingSettings,
     pub metrics: MetricsSettings,
     pub cors: CorsSettings,
     pub storage: StorageSettings,
@@ -287,6 +288,30 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Text,
             level: LogFilter("info,sqlx=warn".to_owned()),
+        }
+    }
+}
+
+/// Traces: W3C `traceparent` is always read and continued; spans are exported over OTLP only
+/// when an endpoint is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracingSettings {
+    /// Where spans go, OTLP over HTTP with protobuf (`http://collector:4318/v1/traces`); off
+    /// when unset.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` spans are exported under.
+    pub service_name: String,
+    /// How long one export may take before it is given up.
+    pub export_timeout_ms: u64,
+}
+
+impl Default for TracingSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "addressbook".to_owned(),
+            export_timeout_ms: 5_000,
         }
     }
 }

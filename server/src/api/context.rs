@@ -50,7 +50,7 @@ pub struct RequestSettings {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Where requests are counted, unless metrics are off.
     pub metrics: Option<Arc<Metrics>>,
-    /// Each operation's route template, by operation id, for the metrics.
+    /// Each operation's route template, by operation id, for the metrics and exported spans.
     pub routes: HashMap<String, Arc<str>>,
     /// Which browser pages of other origins may call the API; `None`: CORS off.
     pub cors: Option<Arc<Cors>>,
@@ -147,9 +147,13 @@ pub async fn handle<E: Endpoint>(
     if let Some(cors) = &settings.cors {
         cors.decorate(origin, &mut response);
     }
+    let route = route_of(&settings, &response);
+    if let Some(route) = &route {
+        log.routed(&info.method, route);
+    }
     log.finish(&mut response);
     if let Some(metrics) = &settings.metrics {
-        record(metrics, &settings, &info, &response, started);
+        record(metrics, route, &info, &response, started);
     }
     drop(active);
     Ok(response)
@@ -159,26 +163,30 @@ pub async fn handle<E: Endpoint>(
 /// its operation.
 fn record(
     metrics: &Metrics,
-    settings: &RequestSettings,
+    route: Option<Arc<str>>,
     info: &RequestInfo,
     response: &Response,
     started: Instant,
 ) {
     let status = response.status();
+    metrics.request_finished(&info.method, route, status.as_u16(), started.elapsed());
+    if status == StatusCode::PRECONDITION_FAILED
+        && let Some(operation) = response.data::<OperationId>()
+    {
+        metrics.precondition_failed(operation.0);
+    }
+}
+
+/// The template of the route that answered (`/addresses/{id}`), if one did. poem-openapi's
+/// patterns name path parameters `:param0`; the contract's template is the operation's. Other
+/// routes (the documents) have patterns without parameters.
+fn route_of(settings: &RequestSettings, response: &Response) -> Option<Arc<str>> {
     let operation = response.data::<OperationId>();
-    // poem-openapi's patterns name path parameters `:param0`; the contract's template is the
-    // operation's. Other routes (the documents) have patterns without parameters.
-    let route = match operation.and_then(|operation| settings.routes.get(operation.0)) {
+    match operation.and_then(|operation| settings.routes.get(operation.0)) {
         Some(template) => Some(template.clone()),
         None => response
             .data::<PathPattern>()
             .map(|pattern| pattern.0.clone()),
-    };
-    metrics.request_finished(&info.method, route, status.as_u16(), started.elapsed());
-    if status == StatusCode::PRECONDITION_FAILED
-        && let Some(operation) = operation
-    {
-        metrics.precondition_failed(operation.0);
     }
 }
 

@@ -20,6 +20,7 @@ mod problem;
 mod rejection;
 mod request_log;
 mod schema;
+mod trace_context;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

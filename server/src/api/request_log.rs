@@ -1,4 +1,5 @@
-//! One log line per request, tied to a request id that the response echoes in `X-Request-Id`.
+//! One log line per request, tied to a request id that the response echoes in `X-Request-Id`,
+//! in the span that continues the caller's trace (`trace_context.rs`).
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -6,6 +7,11 @@ use std::time::Instant;
 use poem::http::HeaderValue;
 use poem::{Request, Response};
 use uuid::Uuid;
+
+use opentelemetry::trace::TraceContextExt as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::trace_context::{self, TraceIds};
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -45,6 +51,7 @@ fn forwarded_client(req: &Request, trusted_proxies: &[IpAddr]) -> Option<IpAddr>
 pub struct RequestLog {
     id: HeaderValue,
     pub span: tracing::Span,
+    trace: TraceIds,
     started: Instant,
 }
 
@@ -66,18 +73,39 @@ impl RequestLog {
             forwarded_for = forwarded_for.map(tracing::field::display),
             // Recorded once the caller is known (see `api/auth.rs`).
             tenant = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            // For exported spans: a server span, named after its route once routed.
+            otel.kind = "server",
+            http.response.status_code = tracing::field::Empty,
         );
+        let trace = trace_context::continue_trace(&span, trace_context::parent(req).as_ref());
+        span.record("trace_id", tracing::field::display(trace.trace_id));
         Self {
             id,
             span,
+            trace,
             started: Instant::now(),
+        }
+    }
+
+    /// Names the exported span after the route that answered (`GET /addresses/{id}`).
+    pub fn routed(&self, method: &poem::http::Method, route: &str) {
+        if crate::telemetry::exporting() {
+            // The OpenTelemetry span exists by now (its ids were read at the start), so it is
+            // renamed directly; recording `otel.name` would only name a span not yet started.
+            self.span
+                .context()
+                .span()
+                .update_name(format!("{method} {route}"));
         }
     }
 
     /// Tags the response with the request id and writes the request's log line.
     pub fn finish(self, response: &mut Response) {
         response.headers_mut().insert(REQUEST_ID, self.id);
+        trace_context::tag(response, &self.trace);
         let status = response.status().as_u16();
+        self.span.record("http.response.status_code", status);
         let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         self.span
             .in_scope(|| tracing::info!(status, latency_ms, "request completed"));

@@ -1,10 +1,12 @@
 //! Times every storage call and counts its failures, by engine and operation, whatever the
-//! engine: a wrapper around the [`Storage`] the service uses.
+//! engine, and gives each call a span of its own when spans are exported: a wrapper around the
+//! [`Storage`] the service uses.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
@@ -27,7 +29,20 @@ impl Measured {
         call: impl Future<Output = Result<T, StorageError>>,
     ) -> Result<T, StorageError> {
         let started = Instant::now();
-        let result = call.await;
+        // A span per call only when spans are exported: logs do not need them, and creating
+        // one costs the cheapest requests a measurable share.
+        let span = if crate::telemetry::exporting() {
+            tracing::info_span!(
+                "storage",
+                otel.name = operation,
+                otel.kind = "client",
+                db.system.name = self.inner.engine(),
+                db.operation.name = operation,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let result = call.instrument(span).await;
         let error = result.as_ref().err().map(|err| match err {
             StorageError::Unavailable(_) => "unavailable",
             StorageError::Full(_) => "full",
