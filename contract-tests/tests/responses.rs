@@ -392,6 +392,7 @@ async fn every_declared_status_of_every_operation_is_exercised(store: Store) {
         assert_eq!(reply.status, case.status, "case {n}: {reply:?}");
         check_request_id(&reply, sent_id.as_deref());
         check_response(&reply);
+        check_example(&reply);
         exercised.insert(DeclaredResponse {
             path: contract::template_of(&reply.path).unwrap_or_else(|| reply.path.clone()),
             method: case.method.to_owned(),
@@ -570,6 +571,42 @@ fn required_headers(path: &str, method: &str, status: u16) -> Vec<String> {
         .filter(|(_, header)| resolve(header)["required"] == json!(true))
         .map(|(name, _)| name.to_lowercase())
         .collect()
+}
+
+/// A problem answered where the contract shows examples is one of them in kind: its `type`,
+/// `title` and `status` are an example's, so "Try it out" shows what a client will get.
+fn check_example(reply: &Reply) {
+    if !(400..=599).contains(&reply.status) {
+        return;
+    }
+    let Some(template) = contract::template_of(&reply.path) else {
+        return;
+    };
+    let operation = &contract::document()["paths"][template.as_str()][reply.method.to_lowercase()];
+    let response = resolve(&operation["responses"][reply.status.to_string()]);
+    let Some(examples) = response["content"]["application/problem+json"]["examples"].as_object()
+    else {
+        return;
+    };
+    let problem: Value = serde_json::from_slice(&reply.body).expect("a problem is JSON");
+    let kind = |value: &Value| {
+        (
+            value["type"].as_str().map(str::to_owned),
+            value["title"].as_str().map(str::to_owned),
+            value["status"].as_u64(),
+        )
+    };
+    let shown: Vec<_> = examples
+        .values()
+        .map(|example| kind(&resolve(example)["value"]))
+        .collect();
+    assert!(
+        shown.contains(&kind(&problem)),
+        "{} {} {}: the contract's examples {shown:?} do not show the problem answered: {problem}",
+        reply.method,
+        template,
+        reply.status
+    );
 }
 
 /// `value`, or what its `$ref` (a local reference) points to.
