@@ -10,6 +10,7 @@ use serde_json::Value;
 contract_tests::engines!(
     the_contract_is_served_byte_for_byte_at_openapi_yaml,
     the_contract_is_served_as_json_at_openapi_json,
+    a_configured_public_url_is_listed_first_in_the_served_contract,
     the_docs_page_is_html_naming_the_api,
     liveness_reports_a_growing_uptime,
     readiness_reports_ready_with_the_uptime,
@@ -31,6 +32,28 @@ async fn the_contract_is_served_byte_for_byte_at_openapi_yaml(store: Store) {
     assert!(
         reply.body == contract::bytes(),
         "/openapi.yaml differs from openapi/addressbook.yaml"
+    );
+}
+
+async fn a_configured_public_url_is_listed_first_in_the_served_contract(store: Store) {
+    let public = "https://book.example/api";
+    let server = store
+        .start_with(&[("ADDRESSBOOK_SERVER__PUBLIC_URL", public)])
+        .await;
+
+    let yaml = send(server.http().get(server.url("/openapi.yaml"))).await;
+    let json = send(server.http().get(server.url("/openapi.json"))).await;
+    let docs = send(server.http().get(server.url("/docs"))).await;
+
+    let served: Value = serde_yaml::from_slice(&yaml.body).expect("YAML");
+    assert_eq!(served["servers"][0]["url"], public);
+    let mut rest = served.clone();
+    rest["servers"].as_array_mut().expect("servers").remove(0);
+    assert_eq!(&rest, contract::document(), "only the public URL was added");
+    assert_eq!(json.expect_json(200), served);
+    assert!(
+        String::from_utf8_lossy(&docs.body).contains(public),
+        "Swagger UI offers the public URL"
     );
 }
 

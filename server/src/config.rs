@@ -107,6 +107,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Adds internal error chains to 5xx problem documents. Never in production.
     pub debug: bool,
+    /// Where clients reach this deployment (`https://book.example`): listed first under
+    /// `servers` in the served `/openapi.yaml`, so that Swagger UI's "Try it out" calls it.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSettings {
@@ -119,6 +122,7 @@ impl Default for ServerSettings {
             max_body_bytes: 256 * 1024,
             shutdown_timeout_secs: 10,
             debug: false,
+            public_url: None,
         }
     }
 }

@@ -45,6 +45,11 @@ impl Application {
                  every server process"
             );
         }
+        if let Some(url) = &settings.server.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("server.public_url {url:?} must start with http:// or https://");
+        }
         let opened = storage::open(&settings.storage).await?;
         if let Some(schema) = opened
             .schema
@@ -160,6 +165,7 @@ impl Application {
             debug: server.debug,
             cursors: Cursors::new(self.settings.api.cursor_key.as_bytes()),
             cors: self.cors.map(Arc::new),
+            public_url: server.public_url.clone(),
             authenticator: self.authenticator,
             metrics: self.metrics.clone(),
             metrics_served: match &self.settings.metrics {

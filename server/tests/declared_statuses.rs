@@ -313,6 +313,7 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
         metrics: addressbook_server::metrics::Metrics::new(),
         metrics_served: api::MetricsServed::Here,
         cors: None,
+        public_url: None,
     };
     api::build(book, options, Instant::now())
 }

@@ -75,6 +75,8 @@ pub struct ApiOptions {
     pub metrics_served: MetricsServed,
     /// Which browser pages of other origins may call the API; `None`: CORS off.
     pub cors: Option<Arc<Cors>>,
+    /// Where clients reach this deployment, listed first in the served documents.
+    pub public_url: Option<String>,
 }
 
 /// Where `/metrics` is answered.
@@ -188,6 +190,7 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         metrics,
         metrics_served,
         cors,
+        public_url,
     } = options;
     let api = service(book, cursors, started, metrics.clone(), metrics_served);
     let document = api.spec();
@@ -206,10 +209,11 @@ pub fn build(book: AddressBook, options: ApiOptions, started: Instant) -> impl E
         routes: context::route_templates(&document),
         cors,
     });
-    let docs = contract::swagger_ui(&document, api.swagger_ui_html());
+    let documents = contract::Documents::new(public_url.as_deref());
+    let docs = documents.swagger_ui(&document, api.swagger_ui_html());
     Route::new()
-        .at("/openapi.yaml", get(contract::openapi_yaml))
-        .at("/openapi.json", get(contract::openapi_json))
+        .at("/openapi.yaml", get(documents.yaml()))
+        .at("/openapi.json", get(documents.json()))
         .at("/docs", get(docs))
         .nest("/", api)
         .around(move |next, req| context::handle(next, req, settings.clone()))
