@@ -1,10 +1,12 @@
-//! The command line: serving (the default) and the management subcommands.
+//! The command line: serving (the default), the management subcommands, and the health check.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
+use crate::healthcheck;
 use crate::manage::{self, KeysAction, MigrateAction};
 use crate::startup::Application;
 
@@ -61,6 +63,18 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Exit 0 if a running server answers GET /healthz with 200 in time, else 1.
+    ///
+    /// For container health checks: the images have no HTTP client of their own.
+    Healthcheck {
+        /// The URL to ask [default: /healthz on this configuration's server.probe_port, else
+        /// server.port, on loopback when server.host is every interface]
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// How long the answer may take, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 impl Cli {
@@ -94,5 +108,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { dir, tenant } => manage::seed(&settings, &dir, &tenant).await,
         Command::Keys { action } => manage::keys(&settings, action).await,
         Command::Reset { yes } => manage::reset(&settings, yes).await,
+        Command::Healthcheck { url, timeout_ms } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            healthcheck::run(&settings.server, url.as_deref(), timeout).await
+        }
     }
 }
