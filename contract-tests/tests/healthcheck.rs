@@ -32,8 +32,17 @@ async fn a_live_server_is_healthy_on_its_port_its_probe_port_and_a_given_url() {
         .arg("1")
         .run_to_exit()
         .await;
+    // With spans exported, as a container's environment may say: still nothing but the answer.
     let by_url = store
-        .run_subcommand(&["healthcheck", "--url", &server.url("/healthz")])
+        .server()
+        .env(
+            "ADDRESSBOOK_TRACING__OTLP_ENDPOINT",
+            "http://127.0.0.1:1/v1/traces",
+        )
+        .arg("healthcheck")
+        .arg("--url")
+        .arg(&server.url("/healthz"))
+        .run_to_exit()
         .await;
 
     // Assert: each exits 0 and says which URL answered.
@@ -47,7 +56,13 @@ async fn a_live_server_is_healthy_on_its_port_its_probe_port_and_a_given_url() {
         out.contains(&format!("http://127.0.0.1:{probe_port}/healthz: 200")),
         "{by_probe_port:?}"
     );
-    by_url.expect_success();
+    let out = by_url.expect_success();
+    assert_eq!(
+        out,
+        format!("GET {}: 200\n", server.url("/healthz")),
+        "{by_url:?}"
+    );
+    assert!(by_url.stderr.is_empty(), "{by_url:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
