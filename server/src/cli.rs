@@ -1,10 +1,12 @@
-//! The command line: serving (the default) and the management subcommands.
+//! The command line: serving (the default), the management subcommands, and the health check.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
+use crate::healthcheck;
 use crate::manage::{self, KeysAction, MigrateAction};
 use crate::startup::Application;
 
@@ -61,6 +63,18 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Exit 0 if a running server answers GET /healthz with 200 in time, else 1.
+    ///
+    /// For container health checks: the images have no HTTP client of their own.
+    Healthcheck {
+        /// The URL to ask [default: /healthz on this configuration's server.probe_port, else
+        /// server.port, on loopback when server.host is every interface]
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// How long the answer may take, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 impl Cli {
@@ -80,8 +94,13 @@ impl Cli {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings()?;
-    crate::telemetry::init(&settings.log, &settings.tracing)?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A health check runs every few seconds and says all it has to say in its exit status and
+    // one line: no log lines of its own, no span exporter started for nothing.
+    if !matches!(command, Command::Healthcheck { .. }) {
+        crate::telemetry::init(&settings.log, &settings.tracing)?;
+    }
+    match command {
         Command::Serve => {
             let served = Application::build(settings)
                 .await?
@@ -94,5 +113,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed { dir, tenant } => manage::seed(&settings, &dir, &tenant).await,
         Command::Keys { action } => manage::keys(&settings, action).await,
         Command::Reset { yes } => manage::reset(&settings, yes).await,
+        Command::Healthcheck { url, timeout_ms } => {
+            let timeout = Duration::from_millis(timeout_ms);
+            healthcheck::run(&settings.server, url.as_deref(), timeout).await
+        }
     }
 }

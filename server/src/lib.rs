@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod domain;
+pub mod healthcheck;
 pub mod manage;
 pub mod metrics;
 pub mod service;
