@@ -106,7 +106,9 @@ impl ServerOptions {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            // Measuring coverage, a server left running is stopped with SIGTERM instead (see
+            // `Drop for TestServer`), so that it writes its profile as it exits.
+            .kill_on_drop(!measuring_coverage());
         // The developer's own settings must not leak into the tests' servers.
         for (key, _) in std::env::vars_os() {
             let key_text = key.to_string_lossy();
@@ -215,6 +217,21 @@ pub struct TestServer {
     logs: Arc<LogBuffer>,
     http: reqwest::Client,
     exit: Option<ExitStatus>,
+}
+
+/// Whether the suite runs under cargo-llvm-cov (`.ci/coverage`), whose instrumented servers
+/// write their coverage only when they exit normally: a SIGKILL would lose it.
+fn measuring_coverage() -> bool {
+    std::env::var_os("CARGO_LLVM_COV").is_some()
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if measuring_coverage() {
+            // It drains and exits by itself; `.ci/coverage` waits for it before reporting.
+            self.signal(Signal::SIGTERM);
+        }
+    }
 }
 
 impl TestServer {
