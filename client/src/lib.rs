@@ -2,7 +2,7 @@
 //!
 //! The client is generated at build time by [progenitor] from the service's contract,
 //! `openapi/addressbook.yaml`, so it always matches the spec it was built from. Only two pieces
-//! are written by hand, and `build.rs` checks the contract still fits them: the merge-patch body
+//! are written by hand, and `build/main.rs` checks the contract still fits them: the merge-patch body
 //! [`EntryPatch`], and a pre-hook that sends it with its real media type.
 //!
 //! # Using it
@@ -56,7 +56,7 @@
 //!   and sends it as `application/merge-patch+json` (RFC 7396).
 //!
 //! The server sends error bodies as `application/problem+json`. The spec handed to the generator
-//! presents them as `application/json` (see `build.rs`) so that they are typed; decoding never
+//! presents them as `application/json` (see `build/main.rs`) so that they are typed; decoding never
 //! looks at the response's `Content-Type`, so the real media type is read just the same. It
 //! presents the merge-patch request body as `application/json` too, since the generator refuses
 //! that media type; a pre-hook puts `application/merge-patch+json` back on the wire.

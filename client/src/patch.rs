@@ -2,7 +2,7 @@
 //!
 //! It replaces the type typify would generate from the contract's `EntryPatch` schema, whose
 //! `Option<T>` members cannot tell "leave this member alone" (absent) from "remove it" (`null`).
-//! `build.rs` checks that the schema still has the members written out here.
+//! `build/main.rs` checks that the schema still has the members written out here.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -175,13 +175,13 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// The pre-hook `build.rs` installs in every generated operation, run on the built request just
+/// The pre-hook `build/main.rs` installs in every generated operation, run on the built request just
 /// before it is sent.
 ///
 /// The generator is shown the merge-patch body as `application/json` (it refuses
 /// `application/merge-patch+json`), so the generated code sets that; this puts the media type
 /// the contract declares back. The hook sees only the request, not the operation, but
-/// `build.rs` checks that every `PATCH` operation takes a merge patch and nothing else does, so
+/// `build/main.rs` checks that every `PATCH` operation takes a merge patch and nothing else does, so
 /// the method identifies them. Any other request keeps the Content-Type it was built with.
 pub(crate) fn use_merge_patch_content_type(request: &mut reqwest::Request) {
     if request.method() == reqwest::Method::PATCH {

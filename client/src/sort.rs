@@ -2,7 +2,7 @@
 //!
 //! The contract's `SortOrder` values (`full_name`, `-full_name`, …) differ only by punctuation,
 //! which typify can only tell apart with names like `XfullXname`; this type replaces it, and
-//! `build.rs` refuses to build if the contract's values ever stop matching these.
+//! `build/main.rs` refuses to build if the contract's values ever stop matching these.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,7 +27,7 @@ pub enum SortOrder {
 }
 
 impl SortOrder {
-    /// Every order, each with its wire form; `build.rs` checks these against the contract.
+    /// Every order, each with its wire form; `build/main.rs` checks these against the contract.
     pub const ALL: [(Self, &'static str); 6] = [
         (Self::FullName, "full_name"),
         (Self::FullNameDescending, "-full_name"),

@@ -96,3 +96,94 @@ fn a_base_url_with_a_trailing_slash_is_the_same_service() {
 fn a_base_url_without_a_scheme_fails_at_construction() {
     addressbook_client::Client::new("localhost:8080");
 }
+
+/// The message a refused input fails with, before anything is sent.
+fn invalid_request<T: std::fmt::Debug>(
+    result: Result<T, addressbook_client::Error<types::Problem>>,
+) -> String {
+    match result {
+        Err(addressbook_client::Error::InvalidRequest(message)) => message,
+        other => panic!("expected the client to refuse the input, got {other:?}"),
+    }
+}
+
+/// Says what is wrong in words: the member's name, then the rule; never a Rust type, a
+/// regular expression or "conversion failed" without the reason.
+fn assert_readable(message: &str, member: &str, rule: &str) {
+    assert!(
+        message.starts_with(&format!("{member}: ")) && message.contains(rule),
+        "{message:?} should name {member:?} and say {rule:?}"
+    );
+    for jargon in ["pattern", "::", "conversion to", "NonZero", "^[", "\\x"] {
+        assert!(!message.contains(jargon), "{message:?} contains {jargon:?}");
+    }
+}
+
+#[tokio::test]
+async fn refused_inputs_say_what_is_wrong_in_words() {
+    // Nothing listens here: every request below is refused before it is sent.
+    let client = addressbook_client::Client::new("http://127.0.0.1:9");
+
+    let zero = invalid_request(client.list_addresses().limit(0_u32).send().await);
+    assert_readable(&zero, "limit", "must be at least 1");
+
+    let long = invalid_request(client.list_addresses().city("x".repeat(1_000)).send().await);
+    assert_readable(&long, "city", "longer than");
+
+    let control = invalid_request(client.list_addresses().q("ja\u{7}ne").send().await);
+    assert_readable(&control, "q", "control characters");
+
+    let empty = invalid_request(client.list_addresses().cursor("").send().await);
+    assert_readable(&empty, "cursor", "must not be empty");
+
+    let id = invalid_request(client.get_address().id("not-a-uuid").send().await);
+    assert_readable(&id, "id", "invalid");
+
+    let blank = invalid_request(
+        client
+            .create_address()
+            .body(types::EntryInput::builder().full_name("   "))
+            .send()
+            .await,
+    );
+    assert_readable(
+        &blank,
+        "body",
+        "full_name: must contain a character other than white space",
+    );
+}
+
+#[test]
+fn refused_members_say_what_is_wrong_in_words() {
+    let phone = types::PhoneNumber::builder()
+        .country_code(44)
+        .local_number("07946 0000");
+    let err = types::PhoneNumber::try_from(phone).expect_err("a space is not a digit");
+    assert_readable(&err.to_string(), "local_number", "digits (0-9)");
+
+    let err = "office"
+        .parse::<types::AddressKind>()
+        .expect_err("not a kind");
+    assert!(
+        err.to_string().starts_with("must be one of: home, work"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_builder_method_has_a_doc_comment() {
+    // rustdoc shows these; the generated source is where a test can see that they are there.
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+    let lines: Vec<&str> = generated.lines().map(str::trim).collect();
+    let mut undocumented = Vec::new();
+    for (i, line) in lines.iter().enumerate().skip(1) {
+        let is_method = line.starts_with("pub fn ") || line.starts_with("pub async fn ");
+        let previous = lines[i - 1];
+        let documented = previous.starts_with("///") || previous.ends_with("*/");
+        if is_method && !documented {
+            undocumented.push(*line);
+        }
+    }
+    assert!(undocumented.is_empty(), "no doc comment: {undocumented:#?}");
+    assert!(generated.contains("Sets the `limit` query parameter. Optional."));
+}

@@ -42,6 +42,8 @@ use openapiv3::{
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 use syn::visit_mut::VisitMut;
 
+mod readable;
+
 const PROBLEM_JSON: &str = "application/problem+json";
 const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
 const JSON: &str = "application/json";
@@ -88,7 +90,7 @@ fn run() -> Result<(), String> {
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?);
     let spec_path = manifest_dir.join("../openapi/addressbook.yaml");
     println!("cargo:rerun-if-changed=../openapi/addressbook.yaml");
-    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build");
 
     let mut spec = load_spec(&spec_path)?;
     let adjust = |spec: &mut OpenAPI| -> Result<(), String> {
@@ -134,6 +136,7 @@ fn run() -> Result<(), String> {
     if as_text.failed {
         return Err("a generated doc comment is not a plain string literal".to_owned());
     }
+    readable::apply(&mut file, &spec)?;
     let code = check_base_url_on_construction(prettyplease::unparse(&file))?;
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
@@ -410,7 +413,7 @@ fn prepare_patch_schema_for_replacement(spec: &mut OpenAPI) -> Result<(), String
     let mismatch = |what: String| {
         format!(
             "components/schemas/{PATCH_SCHEMA} changed ({what}); update the hand-written \
-             EntryPatch in src/patch.rs and the check in build.rs"
+             EntryPatch in src/patch.rs and the check in build/main.rs"
         )
     };
     let SchemaKind::Type(Type::Object(object)) = &mut patch.schema_kind else {
