@@ -51,6 +51,8 @@
 //!   so does the body-less `304 Not Modified` of a conditional read, which [`is_not_modified`]
 //!   recognises. Input that breaks the schema is refused as [`Error::InvalidRequest`] without a
 //!   request.
+//! * [`builder::ListAddresses::stream`] walks every page of a listing as one stream of entries,
+//!   fetching each page as it is read.
 //! * [`Client::patch_address`] takes an [`EntryPatch`], written by hand rather than generated so
 //!   that a member left out ("leave it alone") and a `null` member ("remove it") stay distinct,
 //!   and sends it as `application/merge-patch+json` (RFC 7396).
@@ -79,6 +81,8 @@ pub use base_url::InvalidBaseUrl;
 
 mod entry;
 pub use entry::ResponseHeaders;
+
+mod pages;
 
 mod patch;
 pub use patch::EntryPatch;
@@ -200,6 +204,8 @@ pub use reqwest;
 // use the same versions without depending on them.
 pub use chrono;
 pub use uuid;
+// `ListAddresses::stream` returns a `futures::Stream`; callers read it with these extension traits.
+pub use futures;
 
 /// Whether a conditional read was answered `304 Not Modified`: the entry still has the `ETag` sent
 /// in `If-None-Match`, so the copy the caller holds is current.

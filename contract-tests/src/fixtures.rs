@@ -109,26 +109,15 @@ pub async fn create_many(
         .unwrap_or_else(|err| panic!("creating {count} entries failed: {err:?}"))
 }
 
-/// Every entry, by walking all pages of 100.
+/// Every entry, by walking all pages of 100 with the client's page stream.
 pub async fn list_all(client: &Client) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut request = client.list_addresses().limit(100_u32);
-        if let Some(cursor) = &cursor {
-            request = request.cursor(cursor.as_str());
-        }
-        let page = request
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("listing failed: {err:?}"))
-            .into_inner();
-        entries.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return entries,
-        }
-    }
+    client
+        .list_addresses()
+        .limit(100_u32)
+        .stream()
+        .try_collect()
+        .await
+        .unwrap_or_else(|err| panic!("listing failed: {err:?}"))
 }
 
 /// The sample entries shipped in `data/addresses/`, with their file names.

@@ -2,6 +2,7 @@
 //! with a trailing slash, problems matched by kind and reported in one line with their request
 //! id, an entry read and put back, headers read typed.
 
+use addressbook_client::futures::TryStreamExt as _;
 use addressbook_client::{Client, ProblemKind, ResponseHeaders as _, describe, problem_of, types};
 use contract_tests::Store;
 use contract_tests::fixtures::{full_entry, typed};
@@ -11,6 +12,7 @@ contract_tests::engines!(
     a_base_url_with_a_trailing_slash_reaches_the_service,
     a_problem_is_matched_by_kind_and_reported_in_one_line,
     an_entry_read_is_put_back_with_its_etag,
+    the_page_stream_walks_every_page_once_in_order,
 );
 
 async fn a_base_url_with_a_trailing_slash_reaches_the_service(store: Store) {
@@ -90,4 +92,42 @@ async fn an_entry_read_is_put_back_with_its_etag(store: Store) {
         .expect("read");
     assert!(now.emails.is_empty());
     assert!(!now.addresses.is_empty(), "the rest of the entry is kept");
+}
+
+async fn the_page_stream_walks_every_page_once_in_order(store: Store) {
+    let server = store.start().await;
+    let client = server.client();
+    contract_tests::fixtures::create_many(&client, "Streamed", 11, 4).await;
+    contract_tests::fixtures::create_many(&client, "Other", 3, 2).await;
+
+    // Pages of 3: four pages for the 11 that match, the last one short.
+    let streamed: Vec<types::Entry> = client
+        .list_addresses()
+        .q("streamed")
+        .sort(addressbook_client::SortOrder::FullName)
+        .limit(3_u32)
+        .stream()
+        .try_collect()
+        .await
+        .expect("every page");
+
+    let names: Vec<&str> = streamed.iter().map(|e| e.full_name.as_str()).collect();
+    let mut expected: Vec<String> = (0..11).map(|n| format!("Streamed {n}")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+
+    // A failing page ends the stream with its problem.
+    let err = client
+        .list_addresses()
+        .cursor("not-a-cursor")
+        .stream()
+        .try_collect::<Vec<_>>()
+        .await
+        .expect_err("a forged cursor");
+    assert_eq!(
+        problem_of(&err).map(|p| p.kind()),
+        Some(ProblemKind::InvalidParameter),
+        "{}",
+        describe(&err)
+    );
 }
