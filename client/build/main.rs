@@ -42,6 +42,7 @@ use openapiv3::{
 use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
 use syn::visit_mut::VisitMut;
 
+mod cli;
 mod readable;
 
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -122,6 +123,11 @@ fn run() -> Result<(), String> {
             "crate::SortOrder",
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
+    // The generated CLI prints and bounds its values by `schemars::JsonSchema`.
+    let cli = env::var_os("CARGO_FEATURE_CLI").is_some();
+    if cli {
+        settings.with_derive("schemars::JsonSchema");
+    }
     let mut generator = Generator::new(&settings);
     let tokens = generator.generate_tokens(&spec).map_err(|e| {
         format!(
@@ -142,6 +148,11 @@ fn run() -> Result<(), String> {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     let out_path = out_dir.join("codegen.rs");
     fs::write(&out_path, code).map_err(|e| format!("cannot write {}: {e}", out_path.display()))?;
+    if cli {
+        let out_path = out_dir.join("cli.rs");
+        fs::write(&out_path, cli::generate(&spec, &settings)?)
+            .map_err(|e| format!("cannot write {}: {e}", out_path.display()))?;
+    }
     Ok(())
 }
 

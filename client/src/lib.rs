@@ -76,6 +76,16 @@ mod generated {
 
 pub use generated::*;
 
+/// The command-line client's commands, generated from the contract: one `clap` command per
+/// operation, and the code that runs it through [`Client`]. The `addressbook-cli` crate names
+/// them and prints their results.
+#[cfg(feature = "cli")]
+// The per-operation hooks of `CliConfig` are generated with parameters they do not use.
+#[allow(clippy::all, unused_variables)]
+pub mod cli {
+    include!(concat!(env!("OUT_DIR"), "/cli.rs"));
+}
+
 mod base_url;
 pub use base_url::InvalidBaseUrl;
 

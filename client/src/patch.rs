@@ -39,6 +39,7 @@ use crate::types;
 /// # demo().unwrap();
 /// ```
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntryPatch {
     /// The new full name; `None` leaves it as it is.

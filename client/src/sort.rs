@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// A listing order: a key, ascending, or descending (`-` in front in the wire form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(schemars::JsonSchema))]
 pub enum SortOrder {
     #[serde(rename = "full_name")]
     FullName,
@@ -61,7 +62,10 @@ impl FromStr for SortOrder {
             .iter()
             .find(|(_, wire)| *wire == text)
             .map(|(order, _)| *order)
-            .ok_or_else(|| "invalid value".into())
+            .ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|(_, wire)| *wire).collect();
+                format!("must be one of: {}", known.join(", ")).into()
+            })
     }
 }
 

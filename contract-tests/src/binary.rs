@@ -1,6 +1,7 @@
-//! Finding the `addressbook-server` binary. `cargo test` builds only this package's own targets,
-//! so unless `ADDRESSBOOK_SERVER_BIN` names a binary, the server is built once per test process
-//! into the same target directory as the tests themselves.
+//! Finding the binaries under test: `addressbook-server`, and the command-line client
+//! `addressbook`. `cargo test` builds only this package's own targets, so unless an environment
+//! variable names a prebuilt binary, each is built once per test process into the same target
+//! directory as the tests themselves.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,8 @@ use std::sync::OnceLock;
 
 /// The environment variable naming a prebuilt server binary; when set, nothing is built.
 pub const SERVER_BIN_ENV: &str = "ADDRESSBOOK_SERVER_BIN";
+/// The environment variable naming a prebuilt command-line client; when set, nothing is built.
+pub const CLI_BIN_ENV: &str = "ADDRESSBOOK_CLI_BIN";
 
 /// The workspace root: the directory holding `openapi/`, `configs/`, `server/` and this crate.
 pub fn workspace_root() -> &'static Path {
@@ -21,23 +24,35 @@ pub fn workspace_root() -> &'static Path {
 /// build's output when the build fails: no test can run without the server.
 pub fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| match std::env::var_os(SERVER_BIN_ENV) {
+    BINARY.get_or_init(|| {
+        prebuilt_or_built(SERVER_BIN_ENV, "addressbook-server", "addressbook-server")
+    })
+}
+
+/// The command-line client `addressbook`, built on first use unless `ADDRESSBOOK_CLI_BIN` is set.
+pub fn cli_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| prebuilt_or_built(CLI_BIN_ENV, "addressbook-cli", "addressbook"))
+}
+
+fn prebuilt_or_built(variable: &str, package: &str, bin: &str) -> PathBuf {
+    match std::env::var_os(variable) {
         Some(path) if !path.is_empty() => {
             let path = PathBuf::from(path);
             assert!(
                 path.is_file(),
-                "{SERVER_BIN_ENV}={} does not name a file",
+                "{variable}={} does not name a file",
                 path.display()
             );
             path
         }
-        _ => build_server(),
-    })
+        _ => build(variable, package, bin),
+    }
 }
 
-/// `cargo build -p addressbook-server` with the profile and target directory the running test
-/// binary was built with, so the two never disagree about which server they mean.
-fn build_server() -> PathBuf {
+/// `cargo build -p <package> --bin <bin>` with the profile and target directory the running
+/// test binary was built with, so the two never disagree about which build they mean.
+fn build(variable: &str, package: &str, bin: &str) -> PathBuf {
     let profile_dir = profile_dir();
     let target_dir = profile_dir
         .parent()
@@ -50,8 +65,7 @@ fn build_server() -> PathBuf {
     let mut command = Command::new(&cargo);
     command
         .current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", "addressbook-server"])
-        .args(["--bin", "addressbook-server"])
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
         .arg("--target-dir")
         .arg(target_dir);
     match profile {
@@ -65,23 +79,20 @@ fn build_server() -> PathBuf {
     }
     let output = command.output().unwrap_or_else(|err| {
         panic!(
-            "cannot run {} to build addressbook-server: {err}",
+            "cannot run {} to build {bin}: {err}",
             Path::new(&cargo).display()
         )
     });
     assert!(
         output.status.success(),
-        "building addressbook-server failed ({}); set {SERVER_BIN_ENV} to use a prebuilt binary.\n{}",
+        "building {bin} failed ({}); set {variable} to use a prebuilt binary.\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let binary = profile_dir.join(format!(
-        "addressbook-server{}",
-        std::env::consts::EXE_SUFFIX
-    ));
+    let binary = profile_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
-        "cargo built addressbook-server but {} does not exist",
+        "cargo built {bin} but {} does not exist",
         binary.display()
     );
     binary

@@ -21,6 +21,8 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A run of the binary that has ended, with everything it printed.
 pub struct Finished {
+    /// The binary's name, for messages.
+    pub program: String,
     /// The command line after the binary, for messages.
     pub args: Vec<String>,
     pub status: ExitStatus,
@@ -66,7 +68,8 @@ impl fmt::Debug for Finished {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "addressbook-server {} → {}\n--- stdout ---\n{}--- stderr ---\n{}--- end ---",
+            "{} {} → {}\n--- stdout ---\n{}--- stderr ---\n{}--- end ---",
+            self.program,
             self.args.join(" "),
             self.status,
             self.stdout,
@@ -96,6 +99,7 @@ impl ServerOptions {
             })
             .unwrap_or_else(|err| panic!("cannot run addressbook-server: {err}"));
         Finished {
+            program: "addressbook-server".to_owned(),
             args,
             status: output.status,
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
