@@ -40,10 +40,11 @@ pub async fn metrics(client: &Client, output: &Output) -> anyhow::Result<()> {
 /// Adds `--all` to `entries list`, and lets `--sort -full_name` be written without `=` (clap
 /// would read a value starting with `-` as a flag).
 pub fn with_all_flag(list: Command) -> Command {
-    list.mut_arg("sort", |sort| sort.allow_hyphen_values(true)).arg(Arg::new(ALL).long(ALL).action(ArgAction::SetTrue).help(
-        "Every matching entry instead of one page: one JSON object per line, fetched \
+    list.mut_arg("sort", |sort| sort.allow_hyphen_values(true))
+        .arg(Arg::new(ALL).long(ALL).action(ArgAction::SetTrue).help(
+            "Every matching entry instead of one page: one JSON object per line, fetched \
                  page by page (of --limit entries) as they are printed",
-    ))
+        ))
 }
 
 /// The arguments of `entries list` that [`list_all`] passes on; a test checks that these are all

@@ -151,6 +151,10 @@ impl Problem {
         self.0["title"].as_str().unwrap_or_default()
     }
 
+    pub fn detail(&self) -> &str {
+        self.0["detail"].as_str().unwrap_or_default()
+    }
+
     /// `errors`, empty when absent.
     pub fn errors(&self) -> Vec<InvalidField> {
         let Some(errors) = self.0.get("errors") else {

@@ -16,6 +16,7 @@ contract_tests::engines!(
     a_malformed_if_none_match_is_a_400_naming_it,
     a_patch_that_can_never_apply_is_a_400_even_with_a_stale_if_match,
     a_control_character_in_any_text_parameter_is_a_400_naming_it,
+    a_bad_sort_or_limit_is_explained_in_the_api_s_words,
 );
 
 /// `If-Match` values that are not `*` or a list of entity tags.
@@ -172,4 +173,35 @@ async fn a_control_character_in_any_text_parameter_is_a_400_naming_it(store: Sto
     }
     let health = send(server.http().get(server.url("/readiness"))).await;
     assert_eq!(health.status, 200, "{health:?}");
+}
+
+async fn a_bad_sort_or_limit_is_explained_in_the_api_s_words(store: Store) {
+    let server = store.start().await;
+
+    let cases = [
+        (
+            "sort=name",
+            "sort",
+            "must be one of: full_name, -full_name, created_at, -created_at, updated_at, -updated_at",
+        ),
+        ("limit=0", "limit", "must be an integer from 1 to 100"),
+    ];
+    for (query, parameter, reason) in cases {
+        let reply = send(
+            server
+                .http()
+                .get(server.url(&format!("/addresses?{query}"))),
+        )
+        .await;
+        let problem = reply.expect_problem(400);
+        let field = &problem.errors()[0];
+        assert_eq!(field.parameter.as_deref(), Some(parameter), "{reply:?}");
+        // The reason alone: nothing of the framework's parsing (type names, "occurred while").
+        assert_eq!(field.reason, reason, "{reply:?}");
+        assert_eq!(
+            problem.detail(),
+            format!("The parameter `{parameter}` {reason}."),
+            "{reply:?}"
+        );
+    }
 }

@@ -21,6 +21,12 @@ impl ApiError {
                 Some((prefix, rest)) if prefix.starts_with("failed to parse \"") => rest,
                 _ => e.reason.as_str(),
             };
+            // An optional parameter's parser wraps the inner one's reason in
+            // ` (occurred while parsing "optional_SortOrder")`, naming a type again.
+            let reason = match reason.rsplit_once(" (occurred while parsing \"") {
+                Some((reason, _)) => reason,
+                None => reason,
+            };
             return Self::invalid_parameter(e.name, reason.trim_end_matches('.').to_owned());
         }
         if err.is::<NotFoundError>() {
