@@ -50,7 +50,7 @@ pub fn with_all_flag(list: Command) -> Command {
 /// The arguments of `entries list` that [`list_all`] passes on; a test checks that these are all
 /// the generated command has, so a parameter added to the contract cannot be dropped here.
 #[cfg(test)]
-const LIST_ARGUMENTS: [&str; 6] = ["city", "country", "cursor", "limit", "q", "sort"];
+const LIST_ARGUMENTS: [&str; 7] = ["city", "country", "cursor", "label", "limit", "q", "sort"];
 
 fn list_request<'a>(client: &'a Client, matches: &ArgMatches) -> builder::ListAddresses<'a> {
     let mut request = client.list_addresses();
@@ -62,6 +62,9 @@ fn list_request<'a>(client: &'a Client, matches: &ArgMatches) -> builder::ListAd
     }
     if let Some(cursor) = matches.get_one::<types::ListAddressesCursor>("cursor") {
         request = request.cursor(cursor.clone());
+    }
+    if let Some(label) = matches.get_one::<types::ListAddressesLabel>("label") {
+        request = request.label(label.clone());
     }
     if let Some(limit) = matches.get_one::<NonZeroU32>("limit") {
         request = request.limit(*limit);

@@ -65,6 +65,10 @@ const SORT_VALUES: [&str; 6] = [
 const PATCH_SCHEMA: &str = "EntryPatch";
 /// The component `EntryPatch.full_name` is lifted into, so typify generates a type for it.
 const PATCH_FULL_NAME_SCHEMA: &str = "EntryPatchFullName";
+/// The nullable list of strings `EntryPatch.labels`, whose item schema is lifted into a component
+/// for the same reason.
+const PATCH_LABELS: &str = "labels";
+const PATCH_LABEL_SCHEMA: &str = "EntryPatchLabel";
 /// The nullable list members of `EntryPatch` and the component their items refer to; this is
 /// what `src/patch.rs` was written for.
 const PATCH_LISTS: [(&str, &str); 4] = [
@@ -410,11 +414,13 @@ fn prepare_patch_schema_for_replacement(spec: &mut OpenAPI) -> Result<(), String
         .as_mut()
         .ok_or("the spec has no components")?
         .schemas;
-    if schemas.contains_key(PATCH_FULL_NAME_SCHEMA) {
-        return Err(format!(
-            "components/schemas/{PATCH_FULL_NAME_SCHEMA} already exists; the build script needs \
-             that name for the type of {PATCH_SCHEMA}.full_name"
-        ));
+    for lifted in [PATCH_FULL_NAME_SCHEMA, PATCH_LABEL_SCHEMA] {
+        if schemas.contains_key(lifted) {
+            return Err(format!(
+                "components/schemas/{lifted} already exists; the build script needs that name \
+                 for a member of {PATCH_SCHEMA}"
+            ));
+        }
     }
     let Some(ReferenceOr::Item(patch)) = schemas.get_mut(PATCH_SCHEMA) else {
         return Err(format!(
@@ -436,7 +442,8 @@ fn prepare_patch_schema_for_replacement(spec: &mut OpenAPI) -> Result<(), String
     if !object.required.is_empty() {
         return Err(mismatch("some members are required".to_owned()));
     }
-    let expected: Vec<&str> = std::iter::once("full_name")
+    let expected: Vec<&str> = ["full_name", PATCH_LABELS]
+        .into_iter()
         .chain(PATCH_LISTS.iter().map(|(name, _)| *name))
         .collect();
     let mut actual: Vec<&str> = object.properties.keys().map(String::as_str).collect();
@@ -467,6 +474,35 @@ fn prepare_patch_schema_for_replacement(spec: &mut OpenAPI) -> Result<(), String
             return Err(mismatch(format!("{name} items are not {item_ref}")));
         }
     }
+    let label = {
+        let Some(ReferenceOr::Item(list)) = object.properties.get_mut(PATCH_LABELS) else {
+            return Err(mismatch(format!("{PATCH_LABELS} is a $ref")));
+        };
+        if !list.schema_data.nullable {
+            return Err(mismatch(format!("{PATCH_LABELS} is not nullable")));
+        }
+        let SchemaKind::Type(Type::Array(array)) = &mut list.schema_kind else {
+            return Err(mismatch(format!("{PATCH_LABELS} is not an array")));
+        };
+        let lifted = ReferenceOr::Reference {
+            reference: format!("#/components/schemas/{PATCH_LABEL_SCHEMA}"),
+        };
+        match array.items.replace(lifted) {
+            Some(ReferenceOr::Item(item))
+                if matches!(item.schema_kind, SchemaKind::Type(Type::String(_))) =>
+            {
+                *item
+            }
+            _ => return Err(mismatch(format!("{PATCH_LABELS} items are not strings"))),
+        }
+    };
+    schemas.insert(PATCH_LABEL_SCHEMA.to_owned(), ReferenceOr::Item(label));
+    let Some(ReferenceOr::Item(patch)) = schemas.get_mut(PATCH_SCHEMA) else {
+        return Err(mismatch("vanished".to_owned()));
+    };
+    let SchemaKind::Type(Type::Object(object)) = &mut patch.schema_kind else {
+        return Err(mismatch("not an object".to_owned()));
+    };
     let full_name_ref = ReferenceOr::Reference {
         reference: format!("#/components/schemas/{PATCH_FULL_NAME_SCHEMA}"),
     };

@@ -30,6 +30,15 @@ impl From<Entry> for EntryInput {
                 .try_into()
                 .expect("an entry's full_name satisfies the input's schema"),
             phone_numbers: entry.phone_numbers,
+            labels: entry
+                .labels
+                .into_iter()
+                .map(|label| {
+                    String::from(label)
+                        .try_into()
+                        .expect("an entry's labels satisfy the input's schema")
+                })
+                .collect(),
         }
     }
 }

@@ -77,6 +77,13 @@ pub struct EntryPatch {
         deserialize_with = "null_kept"
     )]
     pub emails: Option<Option<Vec<types::EmailAddress>>>,
+    /// All the labels, replacing the current ones.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "null_kept"
+    )]
+    pub labels: Option<Option<Vec<types::EntryPatchLabel>>>,
 }
 
 impl EntryPatch {
@@ -93,12 +100,14 @@ impl EntryPatch {
             phone_numbers,
             fax_numbers,
             emails,
+            labels,
         } = self;
         full_name.is_none()
             && addresses.is_none()
             && phone_numbers.is_none()
             && fax_numbers.is_none()
             && emails.is_none()
+            && labels.is_none()
     }
 
     /// Sets the full name. Parse a `&str` into one with `"...".parse()?`, which checks the
@@ -153,6 +162,18 @@ impl EntryPatch {
     /// Removes all the e-mail addresses (sends `null`).
     pub fn clear_emails(mut self) -> Self {
         self.emails = Some(None);
+        self
+    }
+
+    /// Replaces all the labels. Parse each from a `&str` with `"family".parse()?`.
+    pub fn labels(mut self, labels: impl Into<Vec<types::EntryPatchLabel>>) -> Self {
+        self.labels = Some(Some(labels.into()));
+        self
+    }
+
+    /// Removes all the labels (sends `null`).
+    pub fn clear_labels(mut self) -> Self {
+        self.labels = Some(None);
         self
     }
 }

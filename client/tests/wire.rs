@@ -116,6 +116,7 @@ fn entry_json() -> String {
         "phone_numbers": [],
         "fax_numbers": [],
         "emails": [],
+        "labels": [],
         "created_at": "2026-11-21T09:30:00Z",
         "updated_at": "2026-11-21T09:30:00Z",
     })

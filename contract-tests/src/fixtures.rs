@@ -11,7 +11,13 @@ use uuid::Uuid;
 use crate::binary::workspace_root;
 
 /// The list members of an entry, which the server fills with `[]` when a client leaves them out.
-pub const LIST_FIELDS: [&str; 4] = ["addresses", "phone_numbers", "fax_numbers", "emails"];
+pub const LIST_FIELDS: [&str; 5] = [
+    "addresses",
+    "phone_numbers",
+    "fax_numbers",
+    "emails",
+    "labels",
+];
 
 /// An entry using every field the contract has, as JSON.
 pub fn full_entry(full_name: &str) -> Value {
@@ -31,7 +37,8 @@ pub fn full_entry(full_name: &str) -> Value {
         }],
         "phone_numbers": [{"kind": "mobile", "country_code": 44, "area_code": "020", "local_number": "0079460000"}],
         "fax_numbers": [{"kind": "work", "country_code": 44, "local_number": "79460001"}],
-        "emails": [{"kind": "work", "email": "sherlock@example.org"}]
+        "emails": [{"kind": "work", "email": "sherlock@example.org"}],
+        "labels": ["Clients", "Baker Street"]
     })
 }
 

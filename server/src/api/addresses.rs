@@ -151,7 +151,7 @@ error_set!(DeleteErrors:
 fn next_link(
     limit: u8,
     cursor: &str,
-    search: [(&str, Option<&str>); 3],
+    search: [(&str, Option<&str>); 4],
     sort: Option<Sort>,
 ) -> String {
     let mut query = vec![("limit", limit.to_string()), ("cursor", cursor.to_owned())];
@@ -189,12 +189,15 @@ impl AddressesApi {
         q: Query<Option<SearchText<{ chars::QUERY }>>>,
         city: Query<Option<SearchText<{ chars::FILTER }>>>,
         country: Query<Option<SearchText<{ chars::FILTER }>>>,
+        label: Query<Option<SearchText<{ chars::LABEL }>>>,
         sort: Query<Option<SortOrder>>,
     ) -> ApiResult<ListResponse, ListErrors> {
         let q = q.0.map(|text| text.0);
         let city = city.0.map(|text| text.0);
         let country = country.0.map(|text| text.0);
-        let filter = Filter::new(q.as_deref(), city.as_deref(), country.as_deref());
+        let label = label.0.map(|text| text.0);
+        let filter = Filter::new(q.as_deref(), city.as_deref(), country.as_deref())
+            .with_label(label.as_deref());
         let requested_sort = sort.0.map(|order| order.0);
         let sort = requested_sort.unwrap_or_default();
         let after = match cursor.0 {
@@ -225,6 +228,7 @@ impl AddressesApi {
             ("q", q.as_deref()),
             ("city", city.as_deref()),
             ("country", country.as_deref()),
+            ("label", label.as_deref()),
         ];
         let link = next_cursor
             .as_deref()

@@ -23,6 +23,8 @@ pub struct EntryInput {
     pub fax_numbers: Items<PhoneNumber>,
     #[oai(default)]
     pub emails: Items<EmailAddress>,
+    #[oai(default)]
+    pub labels: Items<Text<{ chars::LABEL }>>,
 }
 
 /// Changes to an entry, as a JSON merge patch (RFC 7396).
@@ -37,6 +39,8 @@ pub struct EntryPatch {
     pub fax_numbers: Option<Items<PhoneNumber>>,
     #[oai(nullable)]
     pub emails: Option<Items<EmailAddress>>,
+    #[oai(nullable)]
+    pub labels: Option<Items<Text<{ chars::LABEL }>>>,
 }
 
 /// A stored entry.
@@ -49,6 +53,7 @@ pub struct Entry {
     pub phone_numbers: Vec<PhoneNumber>,
     pub fax_numbers: Vec<PhoneNumber>,
     pub emails: Vec<EmailAddress>,
+    pub labels: Vec<Text<{ chars::LABEL }>>,
     #[oai(read_only)]
     pub created_at: Timestamp,
     #[oai(read_only)]
@@ -186,6 +191,7 @@ impl From<&domain::Entry> for Entry {
             phone_numbers: content.phone_numbers.iter().map(Into::into).collect(),
             fax_numbers: content.fax_numbers.iter().map(Into::into).collect(),
             emails: content.emails.iter().map(Into::into).collect(),
+            labels: content.labels.iter().cloned().map(Text).collect(),
             created_at: entry.created_at,
             updated_at: entry.updated_at,
         }

@@ -156,6 +156,10 @@ pub struct EntryContent {
     pub phone_numbers: Vec<PhoneNumber>,
     pub fax_numbers: Vec<PhoneNumber>,
     pub emails: Vec<EmailAddress>,
+    /// Labels that group entries (`family`, `suppliers`), no two equal once folded
+    /// ([`super::search::fold`]). Entries stored before labels existed have none.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 #[cfg(test)]
@@ -173,12 +177,14 @@ mod tests {
                 kind: None,
                 email: "ada@example.org".into(),
             }],
+            labels: vec!["Analysts".into()],
         });
         let json: serde_json::Value =
             serde_json::from_str(&EntryDocument::of(&entry).to_json()).expect("valid JSON");
         assert_eq!(json["id"], entry.id.to_string());
         assert_eq!(json["full_name"], entry.content.full_name);
         assert_eq!(json["emails"][0]["email"], "ada@example.org");
+        assert_eq!(json["labels"], serde_json::json!(["Analysts"]));
         for (name, time) in [
             ("created_at", entry.created_at),
             ("updated_at", entry.updated_at),

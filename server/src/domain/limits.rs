@@ -30,6 +30,8 @@ pub mod chars {
     pub const PINCODE: usize = 20;
     pub const COUNTRY: usize = 100;
     pub const EMAIL: usize = 254;
+    /// A label, and the `label` filter.
+    pub const LABEL: usize = 50;
     /// The free-text search `q`.
     pub const QUERY: usize = 200;
     /// The `city` and `country` filters.
@@ -46,7 +48,7 @@ pub mod digits {
     pub const LOCAL_NUMBER: usize = 15;
 }
 
-/// The most items in each list of an entry (addresses, phone and fax numbers, e-mails).
+/// The most items in each list of an entry (addresses, phone and fax numbers, e-mails, labels).
 pub const MAX_ITEMS: usize = 20;
 
 /// ITU country calling codes run from 1 to 999.

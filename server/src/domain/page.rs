@@ -107,10 +107,17 @@ impl Cursors {
             text,
             city,
             country,
+            label,
         } = filter;
         for part in [text, city, country] {
             mac.update(&[0x1e]);
             mac.update(part.as_deref().unwrap_or("\u{0}").as_bytes());
+        }
+        // Signed only when present, so that cursors handed out before labels existed still
+        // verify (a label is never empty, so the two forms cannot collide).
+        if let Some(label) = label {
+            mac.update(&[0x1e]);
+            mac.update(label.as_bytes());
         }
         mac.update(&[0x1e, sort_code(sort)]);
         mac

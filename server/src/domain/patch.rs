@@ -14,6 +14,7 @@ pub struct EntryPatch {
     pub phone_numbers: Option<Vec<PhoneNumber>>,
     pub fax_numbers: Option<Vec<PhoneNumber>>,
     pub emails: Option<Vec<EmailAddress>>,
+    pub labels: Option<Vec<String>>,
 }
 
 impl EntryContent {
@@ -28,6 +29,7 @@ impl EntryContent {
             phone_numbers: replaced(&self.phone_numbers, &patch.phone_numbers),
             fax_numbers: replaced(&self.fax_numbers, &patch.fax_numbers),
             emails: replaced(&self.emails, &patch.emails),
+            labels: replaced(&self.labels, &patch.labels),
         }
     }
 }

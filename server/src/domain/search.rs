@@ -11,6 +11,7 @@ pub enum TermKind {
     Text,
     City,
     Country,
+    Label,
 }
 
 impl TermKind {
@@ -20,6 +21,7 @@ impl TermKind {
             Self::Text => "q",
             Self::City => "city",
             Self::Country => "country",
+            Self::Label => "label",
         }
     }
 }
@@ -79,6 +81,9 @@ impl EntryContent {
             }
             terms.insert((TermKind::Country, fold(&address.country)));
         }
+        for label in &self.labels {
+            terms.insert((TermKind::Label, fold(label)));
+        }
         terms
     }
 
@@ -98,6 +103,8 @@ pub struct Filter {
     pub city: Option<String>,
     /// Entries with an address in this country.
     pub country: Option<String>,
+    /// Entries with this label.
+    pub label: Option<String>,
 }
 
 impl Filter {
@@ -113,11 +120,18 @@ impl Filter {
             text: text.filter(|t| !t.is_empty()),
             city: city.map(fold).filter(|c| !c.is_empty()),
             country: country.map(fold).filter(|c| !c.is_empty()),
+            label: None,
         }
     }
 
+    /// This filter, keeping only entries with `label` as well.
+    pub fn with_label(mut self, label: Option<&str>) -> Self {
+        self.label = label.map(fold).filter(|l| !l.is_empty());
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.text.is_none() && self.city.is_none() && self.country.is_none()
+        self.text.is_none() && self.city.is_none() && self.country.is_none() && self.label.is_none()
     }
 
     /// Whether an entry with these terms is shown: what engines answer from their indexes.
@@ -135,6 +149,10 @@ impl Filter {
                 .country
                 .as_ref()
                 .is_none_or(|country| has(TermKind::Country, country))
+            && self
+                .label
+                .as_ref()
+                .is_none_or(|label| has(TermKind::Label, label))
     }
 
     /// The exclusive upper bound of the terms starting with `prefix` (in code point order, which

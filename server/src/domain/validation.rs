@@ -22,6 +22,7 @@ const ENTRY_FIELDS: &[&str] = &[
     "phone_numbers",
     "fax_numbers",
     "emails",
+    "labels",
 ];
 
 /// One rule broken by one member of the input.
@@ -116,12 +117,14 @@ impl Checker {
         let phone_numbers = self.list(obj, "", "phone_numbers", Self::phone);
         let fax_numbers = self.list(obj, "", "fax_numbers", Self::phone);
         let emails = self.list(obj, "", "emails", Self::email);
+        let labels = self.labels(obj);
         Some(EntryContent {
             full_name: full_name?,
             addresses,
             phone_numbers,
             fax_numbers,
             emails,
+            labels,
         })
     }
 
@@ -154,7 +157,38 @@ impl Checker {
             phone_numbers: self.patched_list(obj, "phone_numbers", Self::phone),
             fax_numbers: self.patched_list(obj, "fax_numbers", Self::phone),
             emails: self.patched_list(obj, "emails", Self::email),
+            labels: match obj.get("labels") {
+                None => None,
+                Some(Value::Null) => Some(Vec::new()),
+                Some(_) => Some(self.labels(obj)),
+            },
         })
+    }
+
+    /// The `labels` member: each a text like any other, and no two the same once folded (the
+    /// `label` filter compares them folded, so two such labels would be one).
+    fn labels(&mut self, obj: &Map<String, Value>) -> Vec<String> {
+        let errors_before = self.errors.len();
+        let labels = self.list(obj, "", "labels", Self::label);
+        if self.errors.len() > errors_before {
+            return labels;
+        }
+        let mut seen: Vec<String> = Vec::with_capacity(labels.len());
+        for (i, label) in labels.iter().enumerate() {
+            let folded = super::search::fold(label);
+            if let Some(first) = seen.iter().position(|other| *other == folded) {
+                self.fail(
+                    format!("/labels/{i}"),
+                    format!("repeats /labels/{first} (labels compare case-insensitively)"),
+                );
+            }
+            seen.push(folded);
+        }
+        labels
+    }
+
+    fn label(&mut self, value: &Value, at: &str) -> Option<String> {
+        self.text_value(Some(value), at.to_owned(), required(chars::LABEL))
     }
 
     /// A list member of a patch: left as it is when absent, emptied by `null`, else replaced.
@@ -288,8 +322,12 @@ impl Checker {
         key: &str,
         rule: Text,
     ) -> Option<String> {
-        let pointer = child(at, key);
-        let s = match obj.get(key) {
+        self.text_value(obj.get(key), child(at, key), rule)
+    }
+
+    /// A text member's value (`None` when absent), checked against `rule`.
+    fn text_value(&mut self, value: Option<&Value>, pointer: String, rule: Text) -> Option<String> {
+        let s = match value {
             None if rule.required => {
                 self.fail(pointer, "is required");
                 return None;
@@ -459,13 +497,36 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_texts_and_none_repeats_another_in_any_case() {
+        let found = errors(json!({"full_name": "A", "labels": ["Family", "x", "FAMILY", ""]}));
+        assert_eq!(
+            found,
+            vec![("/labels/3".into(), "must not be empty".into())]
+        );
+        let found = errors(json!({"full_name": "A", "labels": ["Family", "x", "FAMILY"]}));
+        assert_eq!(
+            found,
+            vec![(
+                "/labels/2".into(),
+                "repeats /labels/0 (labels compare case-insensitively)".into()
+            )]
+        );
+        let found = errors(json!({"full_name": "A", "labels": "family"}));
+        assert_eq!(
+            found,
+            vec![("/labels".into(), "must be an array, not a string".into())]
+        );
+    }
+
+    #[test]
     fn a_complete_entry_is_accepted_as_written() {
         let input = json!({
             "full_name": "Sherlock Holmes",
             "addresses": [{"kind": "home", "street_number": "221B", "street_name": "Baker Street",
                            "city": "London", "pincode": "NW1 6XE", "country": "United Kingdom"}],
             "phone_numbers": [{"kind": "mobile", "country_code": 44, "area_code": "020", "local_number": "0079460000"}],
-            "emails": [{"kind": "work", "email": "sherlock@example.org"}]
+            "emails": [{"kind": "work", "email": "sherlock@example.org"}],
+            "labels": ["Consulting", "Baker Street"]
         });
         let entry = EntryContent::from_json(&input).expect("valid entry");
         assert_eq!(entry.addresses[0].street_number.as_deref(), Some("221B"));

@@ -132,11 +132,13 @@ fn filter_terms(filter: &Filter) -> Vec<(TermKind, &str, bool)> {
         text,
         city,
         country,
+        label,
     } = filter;
     [
         (TermKind::Text, text, true),
         (TermKind::City, city, false),
         (TermKind::Country, country, false),
+        (TermKind::Label, label, false),
     ]
     .into_iter()
     .filter_map(|(kind, value, prefix)| value.as_deref().map(|value| (kind, value, prefix)))

@@ -1,0 +1,237 @@
+//! Labels: sets of names that group entries (like contact groups), kept with each entry, written
+//! and patched like its other lists, and found with `GET /addresses?label=` from the engines'
+//! term index, compared case-insensitively.
+
+use addressbook_client::futures::TryStreamExt as _;
+use addressbook_client::{EntryPatch, types};
+use contract_tests::fixtures::{list_all, typed};
+use contract_tests::writes;
+use contract_tests::{Store, TestServer, send};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+contract_tests::engines!(
+    labels_are_kept_and_found_case_insensitively,
+    labels_follow_every_write,
+    a_bad_label_is_refused_with_its_pointer,
+    a_label_listing_pages_like_any_other,
+);
+
+async fn create(server: &TestServer, name: &str, labels: &[&str]) -> Uuid {
+    let created = server
+        .client()
+        .create_address()
+        .body(typed(&json!({"full_name": name, "labels": labels})))
+        .send()
+        .await
+        .expect("created");
+    assert_eq!(
+        created
+            .labels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>(),
+        labels,
+        "kept as written, in order"
+    );
+    created.id
+}
+
+async fn names_labelled(server: &TestServer, label: &str) -> Vec<String> {
+    let mut names: Vec<String> = server
+        .client()
+        .list_addresses()
+        .label(label)
+        .stream()
+        .map_ok(|entry| entry.full_name.as_str().to_owned())
+        .try_collect()
+        .await
+        .expect("a listing");
+    names.sort();
+    names
+}
+
+async fn labels_are_kept_and_found_case_insensitively(store: Store) {
+    let server = store.start().await;
+    let irene = create(&server, "Irene Adler", &["Family", "Clients"]).await;
+    create(&server, "Mycroft Holmes", &["clients"]).await;
+    create(&server, "John Watson", &[]).await;
+
+    let read = server
+        .client()
+        .get_address()
+        .id(irene)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(
+        read.labels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+        ["Family", "Clients"]
+    );
+
+    assert_eq!(
+        names_labelled(&server, "CLIENTS").await,
+        ["Irene Adler", "Mycroft Holmes"]
+    );
+    assert_eq!(names_labelled(&server, "family").await, ["Irene Adler"]);
+    // A label is matched whole, not as a prefix.
+    assert!(names_labelled(&server, "fam").await.is_empty());
+    assert!(names_labelled(&server, "suppliers").await.is_empty());
+
+    // With the other filters, every one must hold.
+    let both: Vec<types::Entry> = server
+        .client()
+        .list_addresses()
+        .label("clients")
+        .q("myc")
+        .stream()
+        .try_collect()
+        .await
+        .expect("a listing");
+    assert_eq!(both.len(), 1);
+    assert_eq!(both[0].full_name.as_str(), "Mycroft Holmes");
+
+    // An entry written without labels has an empty list, like every other list.
+    let watson = list_all(&server.client())
+        .await
+        .into_iter()
+        .find(|entry| entry.full_name.as_str() == "John Watson")
+        .expect("listed");
+    assert!(watson.labels.is_empty());
+}
+
+async fn labels_follow_every_write(store: Store) {
+    let server = store.start().await;
+    let client = server.client();
+    let id = create(&server, "Irene Adler", &["family"]).await;
+
+    let patch = EntryPatch::new().labels(vec![
+        "suppliers"
+            .parse::<types::EntryPatchLabel>()
+            .expect("a label"),
+    ]);
+    let patched = client
+        .patch_address()
+        .id(id)
+        .body(patch)
+        .send()
+        .await
+        .expect("patched");
+    assert_eq!(patched.labels.len(), 1);
+    assert!(names_labelled(&server, "family").await.is_empty());
+    assert_eq!(names_labelled(&server, "suppliers").await, ["Irene Adler"]);
+
+    // A patch that leaves labels out leaves them alone.
+    let reply = writes::patch(&server, id, &json!({"fax_numbers": null}), &[]).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["labels"], json!(["suppliers"]));
+
+    // A replace without labels empties them, like any list left out of a PUT.
+    let reply = writes::put(&server, id, &json!({"full_name": "Irene Norton"}), &[]).await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert!(names_labelled(&server, "suppliers").await.is_empty());
+
+    let reply = writes::patch(&server, id, &json!({"labels": ["Opera", "Clients"]}), &[]).await;
+    assert_eq!(reply.json()["labels"], json!(["Opera", "Clients"]));
+    let reply = writes::patch(&server, id, &json!({"labels": null}), &[]).await;
+    assert_eq!(reply.json()["labels"], json!([]));
+    assert!(names_labelled(&server, "opera").await.is_empty());
+
+    writes::patch(&server, id, &json!({"labels": ["opera"]}), &[]).await;
+    assert_eq!(names_labelled(&server, "opera").await, ["Irene Norton"]);
+    let reply = writes::delete(&server, id, &[]).await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    assert!(names_labelled(&server, "opera").await.is_empty());
+}
+
+async fn a_bad_label_is_refused_with_its_pointer(store: Store) {
+    let server = store.start().await;
+    let long = "x".repeat(51);
+    let many: Vec<String> = (0..21).map(|n| format!("label {n}")).collect();
+    let cases: [(Value, &[&str]); 5] = [
+        (json!(["Family", "family"]), &["/labels/1"]),
+        (json!([long]), &["/labels/0"]),
+        (json!(["   "]), &["/labels/0"]),
+        (json!(["ok", "bad\u{7}"]), &["/labels/1"]),
+        (json!(many), &["/labels"]),
+    ];
+    for (labels, pointers) in cases {
+        let body = json!({"full_name": "Irene Adler", "labels": labels});
+        let reply = writes::create(&server, &body, &[]).await;
+        reply.expect_problem(400).expect_pointers(pointers);
+
+        let id = create(&server, "Kept", &["kept"]).await;
+        let reply = writes::patch(&server, id, &json!({"labels": labels}), &[]).await;
+        reply.expect_problem(400).expect_pointers(pointers);
+        let (stored, _) = writes::current(&server, id).await;
+        assert_eq!(
+            stored["labels"],
+            json!(["kept"]),
+            "a refused patch wrote nothing"
+        );
+        writes::delete(&server, id, &[]).await;
+    }
+    assert!(
+        list_all(&server.client()).await.is_empty(),
+        "nothing refused was stored"
+    );
+
+    let reply = send(server.http().get(server.url("/addresses?label=a%00b"))).await;
+    let problem = reply.expect_problem(400);
+    assert_eq!(
+        problem.errors()[0].parameter.as_deref(),
+        Some("label"),
+        "{reply:?}"
+    );
+}
+
+async fn a_label_listing_pages_like_any_other(store: Store) {
+    let server = store.start().await;
+    for n in 0..5 {
+        create(&server, &format!("Member {n}"), &["club"]).await;
+    }
+    create(&server, "Outsider", &[]).await;
+
+    let first = send(
+        server
+            .http()
+            .get(server.url("/addresses?label=club&limit=2")),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let link = first.header("link").expect("a next link").to_owned();
+    assert!(link.contains("label=club"), "{link}");
+    let cursor = first.json()["next_cursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_owned();
+
+    // The cursor is signed for its search: with another label it is refused.
+    let query = serde_urlencoded::to_string([("label", "other"), ("cursor", cursor.as_str())])
+        .expect("encodes");
+    let reply = send(
+        server
+            .http()
+            .get(server.url(&format!("/addresses?{query}"))),
+    )
+    .await;
+    assert_eq!(
+        reply.expect_problem(400).errors()[0].parameter.as_deref(),
+        Some("cursor")
+    );
+
+    let all: Vec<types::Entry> = server
+        .client()
+        .list_addresses()
+        .label("club")
+        .limit(2_u32)
+        .stream()
+        .try_collect()
+        .await
+        .expect("every page");
+    assert_eq!(all.len(), 5);
+    assert!(
+        all.iter()
+            .all(|entry| entry.full_name.starts_with("Member"))
+    );
+}

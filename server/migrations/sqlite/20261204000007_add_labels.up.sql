@@ -1,0 +1,11 @@
+-- Entries carry labels (contact groups such as `family`). An entry stored before has none: its
+-- content gets an empty `labels` list, appended to the stored text so nothing else in it moves,
+-- and so does the content kept with each completed idempotency key, which a repeat is compared
+-- with and answered from. The `label` filter is answered from entry_terms (kind 'label'), whose
+-- index already leads with the tenant, kind and term.
+UPDATE entries
+    SET content = substr(content, 1, length(content) - 1) || ',"labels":[]}'
+    WHERE json_type(content, '$.labels') IS NULL;
+UPDATE idempotency_keys
+    SET content = substr(content, 1, length(content) - 1) || ',"labels":[]}'
+    WHERE content IS NOT NULL AND json_type(content, '$.labels') IS NULL;
