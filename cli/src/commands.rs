@@ -21,12 +21,17 @@ fn place(command: CliCommand) -> (Option<&'static str>, &'static str) {
         CliCommand::ReplaceAddress => (Some("entries"), "replace"),
         CliCommand::PatchAddress => (Some("entries"), "patch"),
         CliCommand::DeleteAddress => (Some("entries"), "delete"),
+        CliCommand::RenameLabel => (Some("labels"), "rename"),
+        CliCommand::DeleteLabel => (Some("labels"), "delete"),
         CliCommand::GetHealth => (None, "health"),
         CliCommand::GetReadiness => (None, "readiness"),
     }
 }
 
-const GROUP_ABOUT: [(&str, &str); 1] = [("entries", "Read and write address-book entries")];
+const GROUP_ABOUT: [(&str, &str); 2] = [
+    ("entries", "Read and write address-book entries"),
+    ("labels", "Rename or remove a label on every entry"),
+];
 
 pub fn root() -> Command {
     let mut root = Command::new("addressbook")

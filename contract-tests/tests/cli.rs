@@ -292,3 +292,56 @@ async fn probes_and_metrics_answer_from_the_command_line() {
         "{metrics:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_are_renamed_and_removed_from_the_command_line() {
+    let store = sqlite().await;
+    let server = store.start().await;
+    let body = store.dir().join("labelled.json");
+    std::fs::write(
+        &body,
+        r#"{"full_name": "Irene Adler", "labels": ["clients"]}"#,
+    )
+    .expect("written");
+    json(
+        &against(
+            &server,
+            &[
+                "entries",
+                "create",
+                "--json-body",
+                body.to_str().expect("UTF-8"),
+            ],
+        )
+        .await,
+    );
+
+    let renamed = json(
+        &against(
+            &server,
+            &[
+                "labels",
+                "rename",
+                "--label",
+                "Clients",
+                "--to",
+                "Customers",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        renamed,
+        serde_json::json!({"label": "Customers", "entries": 1})
+    );
+
+    let listed = against(
+        &server,
+        &["entries", "list", "--all", "--label", "customers"],
+    )
+    .await;
+    assert_eq!(listed.expect_success().lines().count(), 1, "{listed:?}");
+
+    let removed = json(&against(&server, &["labels", "delete", "--label", "customers"]).await);
+    assert_eq!(removed["entries"], 1);
+}

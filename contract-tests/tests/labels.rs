@@ -1,6 +1,6 @@
 //! Labels: sets of names that group entries (like contact groups), kept with each entry, written
-//! and patched like its other lists, and found with `GET /addresses?label=` from the engines'
-//! term index, compared case-insensitively.
+//! and patched like its other lists, found with `GET /addresses?label=` from the engines' term
+//! index, compared case-insensitively, and renamed or removed across the whole book in one call.
 
 use addressbook_client::futures::TryStreamExt as _;
 use addressbook_client::{EntryPatch, types};
@@ -15,6 +15,8 @@ contract_tests::engines!(
     labels_follow_every_write,
     a_bad_label_is_refused_with_its_pointer,
     a_label_listing_pages_like_any_other,
+    a_label_is_renamed_and_removed_across_the_book_in_one_call,
+    a_bad_rename_changes_nothing,
 );
 
 async fn create(server: &TestServer, name: &str, labels: &[&str]) -> Uuid {
@@ -234,4 +236,112 @@ async fn a_label_listing_pages_like_any_other(store: Store) {
         all.iter()
             .all(|entry| entry.full_name.starts_with("Member"))
     );
+}
+
+async fn labels_of(server: &TestServer, id: Uuid) -> (Value, String) {
+    let (entry, etag) = writes::current(server, id).await;
+    (entry["labels"].clone(), etag)
+}
+
+async fn a_label_is_renamed_and_removed_across_the_book_in_one_call(store: Store) {
+    let server = store.start().await;
+    let client = server.client();
+    let irene = create(&server, "Irene Adler", &["Family", "clients"]).await;
+    let mycroft = create(&server, "Mycroft Holmes", &["CLIENTS", "Customers"]).await;
+    let watson = create(&server, "John Watson", &["family"]).await;
+    let (_, watson_tag) = labels_of(&server, watson).await;
+    let (_, irene_tag) = labels_of(&server, irene).await;
+
+    let renamed = client
+        .rename_label()
+        .label("Clients")
+        .body(types::LabelRename::builder().to("Customers"))
+        .send()
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.label, "Customers");
+    assert_eq!(renamed.entries, 2);
+
+    // In place, in the new spelling; merged where the entry had it already.
+    let (labels, tag) = labels_of(&server, irene).await;
+    assert_eq!(labels, json!(["Family", "Customers"]));
+    assert_ne!(tag, irene_tag, "a changed entry gets a new ETag");
+    assert_eq!(labels_of(&server, mycroft).await.0, json!(["Customers"]));
+    let (labels, tag) = labels_of(&server, watson).await;
+    assert_eq!(labels, json!(["family"]));
+    assert_eq!(tag, watson_tag, "an entry without the label is not written");
+    assert!(names_labelled(&server, "clients").await.is_empty());
+    assert_eq!(
+        names_labelled(&server, "customers").await,
+        ["Irene Adler", "Mycroft Holmes"]
+    );
+
+    // A repeat finds nothing to change.
+    let again = client
+        .rename_label()
+        .label("clients")
+        .body(types::LabelRename::builder().to("Customers"))
+        .send()
+        .await
+        .expect("renamed");
+    assert_eq!(again.entries, 0);
+
+    let removed = client
+        .delete_label()
+        .label("FAMILY")
+        .send()
+        .await
+        .expect("removed");
+    assert_eq!((removed.label.as_str(), removed.entries), ("FAMILY", 2));
+    assert_eq!(labels_of(&server, irene).await.0, json!(["Customers"]));
+    assert_eq!(labels_of(&server, watson).await.0, json!([]));
+    assert!(names_labelled(&server, "family").await.is_empty());
+
+    // A label with a space travels percent-encoded in the path.
+    create(&server, "Violet Hunter", &["Copper Beeches"]).await;
+    let reply = send(
+        server
+            .http()
+            .post(server.url("/labels/copper%20beeches/rename"))
+            .json(&json!({"to": "Hampshire"})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json(), json!({"label": "Hampshire", "entries": 1}));
+}
+
+async fn a_bad_rename_changes_nothing(store: Store) {
+    let server = store.start().await;
+    let id = create(&server, "Irene Adler", &["clients"]).await;
+    let before = labels_of(&server, id).await;
+
+    for (body, pointer) in [
+        (json!({"to": ""}), "/to"),
+        (json!({"to": "x".repeat(51)}), "/to"),
+        (json!({"to": "bad\u{7}"}), "/to"),
+        (json!({}), "/to"),
+        (json!({"to": "ok", "also": 1}), "/also"),
+    ] {
+        let reply = send(
+            server
+                .http()
+                .post(server.url("/labels/clients/rename"))
+                .json(&body),
+        )
+        .await;
+        reply.expect_problem(400).expect_pointers(&[pointer]);
+    }
+    let reply = send(
+        server
+            .http()
+            .post(server.url("/labels/clients/rename"))
+            .header("content-type", "application/json")
+            .body("{to: 1}"),
+    )
+    .await;
+    assert_eq!(
+        reply.expect_problem(400).problem_type(),
+        "/problems/malformed-json"
+    );
+    assert_eq!(labels_of(&server, id).await, before, "nothing was written");
 }

@@ -268,6 +268,50 @@ fn cases() -> Vec<Case> {
             .on(Id::Doomed)
             .header(IF_MATCH, HeaderValue::CurrentTag)
             .requiring_if_match(),
+        // renameLabel, deleteLabel
+        case(
+            "POST",
+            "/labels/table/rename",
+            Body::Json(json!({"to": "Tables"})),
+            200,
+        ),
+        case(
+            "POST",
+            "/labels/table/rename",
+            Body::Json(json!({"to": ""})),
+            400,
+        ),
+        case(
+            "POST",
+            "/labels/a%07b/rename",
+            Body::Json(json!({"to": "Tables"})),
+            400,
+        ),
+        case(
+            "POST",
+            "/labels/table/rename",
+            Body::Raw(Some("application/json"), oversized_entry()),
+            413,
+        ),
+        case("POST", "/labels/table/rename", text(), 415),
+        case("DELETE", "/labels/table", Body::None, 200),
+        case("DELETE", "/labels/a%07b", Body::None, 400),
+        case(
+            "POST",
+            "/labels/table/rename",
+            Body::Json(json!({"to": "Tables"})),
+            401,
+        )
+        .with_scopes(&[]),
+        case(
+            "POST",
+            "/labels/table/rename",
+            Body::Json(json!({"to": "Tables"})),
+            403,
+        )
+        .with_scopes(&["read"]),
+        case("DELETE", "/labels/table", Body::None, 401).with_scopes(&[]),
+        case("DELETE", "/labels/table", Body::None, 403).with_scopes(&["read"]),
         // Every operation on entries: without a credential 401, without its scope 403.
         case("GET", "/addresses", Body::None, 401).with_scopes(&[]),
         case("GET", "/addresses", Body::None, 403).with_scopes(&["write"]),

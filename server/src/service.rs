@@ -319,6 +319,23 @@ impl AddressBook {
         )
     }
 
+    /// Renames the label `from` (compared case-insensitively) to `to` on every entry of the
+    /// caller's book that has it, or removes it when `to` is `None`, in one transaction. Returns
+    /// how many entries changed: none when no entry has it, so a repeat is harmless.
+    #[tracing::instrument(skip(self, caller), err(level = "debug"))]
+    pub async fn relabel(
+        &self,
+        caller: &Caller,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<u64, ServiceError> {
+        require(caller, Scope::Write)?;
+        Ok(self
+            .storage
+            .relabel(&caller.tenant, &domain::fold(from), to, domain::now())
+            .await?)
+    }
+
     /// Applies a checked merge patch to whatever version is current when it is written, if that
     /// version satisfies `precondition`: a concurrent write is never overwritten with a stale
     /// copy, the patch is applied again on top of it.

@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::context::{BodyRules, RequestSettings};
 use super::problem::ApiError;
-use super::schema::{EntryInput, EntryPatch};
+use super::schema::{EntryInput, EntryPatch, LabelRename};
 use crate::domain::{self, EntryContent};
 
 /// What a body is: its media type and the contract schema that describes it.
@@ -48,7 +48,16 @@ pub struct JsonBody<K> {
     kind: PhantomData<K>,
 }
 
+/// The body of a label rename.
+pub struct Rename;
+
+impl BodyKind for Rename {
+    const CONTENT_TYPE: &'static str = "application/json";
+    type Schema = LabelRename;
+}
+
 pub type EntryBody = JsonBody<Entry>;
+pub type RenameBody = JsonBody<Rename>;
 pub type PatchBody = JsonBody<MergePatch>;
 
 /// Past the limit, a refused body is still read (and thrown away) up to this much, so that a
@@ -99,6 +108,19 @@ impl EntryBody {
     /// Reads the body and checks it is a valid entry.
     pub async fn entry(self) -> Result<EntryContent, ApiError> {
         Ok(EntryContent::from_json(&self.json().await?)?)
+    }
+}
+
+impl RenameBody {
+    /// The label the rename is to.
+    pub async fn target(self) -> Result<String, ApiError> {
+        domain::rename_target(&self.json().await?).map_err(|errors| {
+            let count = errors.0.len();
+            ApiError::from(errors).with_detail(format!(
+                "The rename has {count} invalid field{}; `errors` lists each one.",
+                if count == 1 { "" } else { "s" }
+            ))
+        })
     }
 }
 

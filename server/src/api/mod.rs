@@ -13,6 +13,7 @@ pub(crate) mod declared;
 mod document;
 mod headers;
 mod health;
+mod labels;
 mod limits;
 mod metrics;
 mod params;
@@ -49,6 +50,9 @@ enum ApiTags {
     /// Metrics for Prometheus.
     #[oai(rename = "metrics")]
     Metrics,
+    /// Labels across the book.
+    #[oai(rename = "labels")]
+    Labels,
 }
 
 /// What the API needs to know about how it is run.
@@ -92,6 +96,7 @@ pub enum MetricsServed {
 
 type Api = (
     addresses::AddressesApi,
+    labels::LabelsApi,
     health::HealthApi,
     metrics::MetricsApi,
 );
@@ -109,6 +114,7 @@ fn service(
             cursors,
             metrics: metrics.clone(),
         },
+        labels::LabelsApi { book: book.clone() },
         health::HealthApi {
             book: book.clone(),
             started,

@@ -119,6 +119,38 @@ impl<const MAX: usize> ParseFromParameter for SearchText<MAX> {
     }
 }
 
+/// The `label` path parameter of `/labels/{label}`, declared as a [`SearchText`] of
+/// [`limits::chars::LABEL`]. It always parses, and [`LabelName::checked`] refuses a malformed
+/// one under its own name: poem-openapi reports a path parameter that fails to parse as
+/// `param0`, in its own words.
+pub struct LabelName(Result<String, String>);
+
+impl LabelName {
+    fn schema() -> MetaSchemaRef {
+        SearchText::<{ limits::chars::LABEL }>::schema()
+    }
+
+    fn register_schema(_: &mut Registry) {}
+
+    /// The label, or the 400 problem naming the parameter and what is wrong with it.
+    pub fn checked(self) -> Result<String, ApiError> {
+        self.0
+            .map_err(|reason| ApiError::invalid_parameter("label", reason))
+    }
+}
+
+parameter_type!(LabelName, "label".into());
+
+impl ParseFromParameter for LabelName {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(
+            SearchText::<{ limits::chars::LABEL }>::parse_from_parameter(value)
+                .map(|text| text.0)
+                .map_err(|err| err.into_message()),
+        ))
+    }
+}
+
 /// The `cursor` query parameter: the `next_cursor` of a previous page, checked by the domain's
 /// cursors once the search and order it was issued for are known.
 pub struct CursorText(pub String);

@@ -399,6 +399,14 @@ impl StdError for ApiError {
     }
 }
 
+impl ApiError {
+    /// The same problem, saying `detail` instead.
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
 impl From<ValidationErrors> for ApiError {
     fn from(errors: ValidationErrors) -> Self {
         let mut err = Self::new(

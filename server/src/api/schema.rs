@@ -60,6 +60,21 @@ pub struct Entry {
     pub updated_at: Timestamp,
 }
 
+/// What a label becomes in a rename.
+#[derive(Object)]
+pub struct LabelRename {
+    pub to: Text<{ chars::LABEL }>,
+}
+
+/// What a change of a label across the book did.
+#[derive(Object)]
+pub struct LabelChange {
+    /// The label as it is now (renamed) or was (removed).
+    pub label: String,
+    /// How many entries changed.
+    pub entries: i64,
+}
+
 /// One page of a listing.
 #[derive(Object)]
 pub struct EntryPage {

@@ -3,6 +3,7 @@
 
 mod caller;
 mod entry;
+mod labels;
 pub mod limits;
 mod page;
 mod patch;
@@ -19,4 +20,4 @@ pub use page::{Cursors, InvalidCursor, Page, PageRequest, Position, SortValue};
 pub use patch::EntryPatch;
 pub use precondition::{Comparison, Precondition, Tag};
 pub use search::{Filter, Sort, SortKey, TermKind, fold};
-pub use validation::{FieldError, ValidationErrors};
+pub use validation::{FieldError, ValidationErrors, rename_target};

@@ -55,6 +55,15 @@ impl EntryContent {
     }
 }
 
+/// The body of a label rename, `{"to": "<label>"}`: the new label, checked as a label of an
+/// entry is.
+pub fn rename_target(value: &Value) -> Result<String, ValidationErrors> {
+    Checker::run(value, |checker, value| {
+        let obj = checker.object(value, "", &["to"])?;
+        checker.text(obj, "", "to", required(chars::LABEL))
+    })
+}
+
 impl EntryPatch {
     /// Checks a JSON merge patch (RFC 7396) on its own, before any entry is read: every member
     /// it sets must be valid as it stands, so that applying it to a valid entry always gives a

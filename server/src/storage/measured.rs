@@ -86,6 +86,17 @@ impl Storage for Measured {
         .await
     }
 
+    async fn relabel(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: Option<&str>,
+        updated_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        self.timed("relabel", self.inner.relabel(tenant, from, to, updated_at))
+            .await
+    }
+
     async fn delete(
         &self,
         tenant: &Tenant,

@@ -140,6 +140,32 @@ impl Storage for MemoryStorage {
         Ok(Write::Done(entry))
     }
 
+    async fn relabel(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: Option<&str>,
+        updated_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        let mut state = self.write();
+        let mut changed = 0;
+        for ((owner, _), stored) in state.entries.iter_mut() {
+            if owner != tenant {
+                continue;
+            }
+            let Some(content) = stored.entry.content.relabeled(from, to) else {
+                continue;
+            };
+            let mut entry = stored.entry.clone();
+            entry.content = content;
+            entry.version += 1;
+            entry.updated_at = entry.updated_at.max(updated_at);
+            *stored = Stored::new(entry);
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
     async fn delete(
         &self,
         tenant: &Tenant,

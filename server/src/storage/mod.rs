@@ -135,6 +135,19 @@ pub trait Storage: Send + Sync + 'static {
         expected: Option<i64>,
     ) -> Result<Write<Entry>, StorageError>;
 
+    /// Renames the label that folds to `from` (already folded) to `to`, or removes it when `to`
+    /// is `None`, in every entry of the tenant that has it ([`EntryContent::relabeled`]), in one
+    /// transaction: either every such entry changes or none does. Each changed entry gets a new
+    /// version and `updated_at` (as [`Storage::replace`] sets it) and its terms indexed again.
+    /// Returns how many entries changed.
+    async fn relabel(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: Option<&str>,
+        updated_at: Timestamp,
+    ) -> Result<u64, StorageError>;
+
     /// Deletes entry `id`, if its version is `expected` (any version when `None`).
     async fn delete(
         &self,

@@ -306,6 +306,52 @@ impl Storage for PostgresStorage {
         }))
     }
 
+    async fn relabel(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: Option<&str>,
+        updated_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let labelled: Vec<(Uuid, String)> = sqlx::query_as(sql::LABELLED_ENTRIES_FOR_UPDATE)
+            .bind(tenant.as_str())
+            .bind(crate::domain::TermKind::Label.as_str())
+            .bind(from)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let mut changed = 0;
+        for (id, json) in labelled {
+            let stored: EntryContent =
+                serde_json::from_str(&json).map_err(|err| StorageError::Internal(Box::new(err)))?;
+            let Some(content) = stored.relabeled(from, to) else {
+                continue;
+            };
+            sqlx::query(sql::REPLACE_ENTRY)
+                .bind(tenant.as_str())
+                .bind(id)
+                .bind(content.to_json())
+                .bind(&content.full_name)
+                .bind(content.sort_name())
+                .bind(updated_at)
+                .bind(None::<i64>)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            sqlx::query(sql::DELETE_TERMS)
+                .bind(tenant.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+            Self::index_terms(&mut tx, tenant, id, &content).await?;
+            changed += 1;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(changed)
+    }
+
     async fn delete(
         &self,
         tenant: &Tenant,

@@ -535,6 +535,57 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn relabel(
+        &self,
+        tenant: &Tenant,
+        from: &str,
+        to: Option<&str>,
+        updated_at: Timestamp,
+    ) -> Result<u64, StorageError> {
+        let tenant = tenant.clone();
+        let from = from.to_owned();
+        let to = to.map(str::to_owned);
+        self.write(move |conn| {
+            let labelled: Vec<(Uuid, String)> = conn
+                .prepare_cached(&sqlite_sql(sql::LABELLED_ENTRIES))?
+                .query_map(
+                    rusqlite::params![
+                        tenant.as_str(),
+                        crate::domain::TermKind::Label.as_str(),
+                        from
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut changed = 0;
+            for (id, json) in labelled {
+                let Some(content) = content_of(&json)?.relabeled(&from, to.as_deref()) else {
+                    continue;
+                };
+                // The statement returns the new version and times, which nothing here needs.
+                conn.prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
+                    .query_row(
+                        rusqlite::params![
+                            tenant.as_str(),
+                            id,
+                            content.to_json(),
+                            content.full_name,
+                            content.sort_name(),
+                            updated_at.timestamp_micros(),
+                            None::<i64>,
+                        ],
+                        |_| Ok(()),
+                    )?;
+                conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
+                    .execute(rusqlite::params![tenant.as_str(), id])?;
+                index_terms(conn, &tenant, id, &content)?;
+                changed += 1;
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
     async fn delete(
         &self,
         tenant: &Tenant,
