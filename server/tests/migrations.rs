@@ -114,31 +114,9 @@ async fn sqlite_migrations_walk_the_stairway() {
 
 #[tokio::test]
 async fn postgres_migrations_walk_the_stairway() {
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = match PgConnection::connect(&admin_url).await {
-        Ok(conn) => conn,
-        Err(err) if !in_ci() => {
-            eprintln!(
-                "SKIPPED: PostgreSQL stairway test: no server at {admin_url} ({err}). \
-                 Start PostgreSQL or set TEST_DATABASE_URL to run it."
-            );
-            return;
-        }
-        Err(err) => {
-            panic!("CI must run the PostgreSQL tests, but {admin_url} is unreachable: {err}")
-        }
+    let Some((mut admin, name, url)) = scratch_database().await else {
+        return;
     };
-    let name = format!("ab_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
-    let url = format!(
-        "{}/{name}",
-        admin_url.rsplit_once('/').expect("URL has a database").0
-    );
-
     let storage = PostgresStorage::open(&PostgresSettings {
         url: Some(url.clone()),
         ..PostgresSettings::default()

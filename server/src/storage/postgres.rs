@@ -196,6 +196,42 @@ impl PostgresStorage {
         })
     }
 
+    /// Writes `content` over entry `id` if its version is `expected` (any version when `None`)
+    /// and indexes its terms again: the rewrite `replace` and `relabel` share. One statement
+    /// writes the row, so concurrent writers of the entry serialize on its row lock and a
+    /// conditional write sees the version the previous writer committed. The new version,
+    /// creation and update times, or `None` when no row was written.
+    async fn rewrite(
+        conn: &mut sqlx::PgConnection,
+        tenant: &Tenant,
+        id: Uuid,
+        content: &EntryContent,
+        updated_at: Timestamp,
+        expected: Option<i64>,
+    ) -> Result<Option<(i64, Timestamp, Timestamp)>, StorageError> {
+        let row: Option<(i64, Timestamp, Timestamp)> = sqlx::query_as(sql::REPLACE_ENTRY)
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(content.to_json())
+            .bind(&content.full_name)
+            .bind(content.sort_name())
+            .bind(updated_at)
+            .bind(expected)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(classify)?;
+        if row.is_some() {
+            sqlx::query(sql::DELETE_TERMS)
+                .bind(tenant.as_str())
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?;
+            Self::index_terms(conn, tenant, id, content).await?;
+        }
+        Ok(row)
+    }
+
     async fn index_terms(
         conn: &mut sqlx::PgConnection,
         tenant: &Tenant,
@@ -273,29 +309,10 @@ impl Storage for PostgresStorage {
         expected: Option<i64>,
     ) -> Result<Write<Entry>, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        // One statement: concurrent writers of the same entry serialize on its row lock, and a
-        // conditional write sees the version the previous writer committed.
-        let row: Option<(i64, Timestamp, Timestamp)> = sqlx::query_as(sql::REPLACE_ENTRY)
-            .bind(tenant.as_str())
-            .bind(id)
-            .bind(content.to_json())
-            .bind(&content.full_name)
-            .bind(content.sort_name())
-            .bind(updated_at)
-            .bind(expected)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(classify)?;
+        let row = Self::rewrite(&mut tx, tenant, id, content, updated_at, expected).await?;
         let Some((version, created_at, updated_at)) = row else {
             return self.refusal(&mut tx, tenant, id).await;
         };
-        sqlx::query(sql::DELETE_TERMS)
-            .bind(tenant.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        Self::index_terms(&mut tx, tenant, id, content).await?;
         tx.commit().await.map_err(classify)?;
         Ok(Write::Done(Entry {
             id,
@@ -328,24 +345,7 @@ impl Storage for PostgresStorage {
             let Some(content) = stored.relabeled(from, to) else {
                 continue;
             };
-            sqlx::query(sql::REPLACE_ENTRY)
-                .bind(tenant.as_str())
-                .bind(id)
-                .bind(content.to_json())
-                .bind(&content.full_name)
-                .bind(content.sort_name())
-                .bind(updated_at)
-                .bind(None::<i64>)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            sqlx::query(sql::DELETE_TERMS)
-                .bind(tenant.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            Self::index_terms(&mut tx, tenant, id, &content).await?;
+            Self::rewrite(&mut tx, tenant, id, &content, updated_at, None).await?;
             changed += 1;
         }
         tx.commit().await.map_err(classify)?;

@@ -308,16 +308,19 @@ pub const REPLACE_ENTRY: &str = "UPDATE entries SET content = $3, full_name = $4
 
 /// The id and content of every entry of tenant `$1` with a term of kind `$2` equal to `$3`: the
 /// entries a relabel changes.
-pub const LABELLED_ENTRIES: &str = "SELECT e.id, e.content FROM entries e \
-     JOIN entry_terms t ON t.tenant = e.tenant AND t.entry_id = e.id \
-     WHERE t.tenant = $1 AND t.kind = $2 AND t.term = $3";
+macro_rules! labelled_entries {
+    () => {
+        "SELECT e.id, e.content FROM entries e \
+         JOIN entry_terms t ON t.tenant = e.tenant AND t.entry_id = e.id \
+         WHERE t.tenant = $1 AND t.kind = $2 AND t.term = $3"
+    };
+}
+pub const LABELLED_ENTRIES: &str = labelled_entries!();
 
 /// [`LABELLED_ENTRIES`], locking the rows it reads until the transaction ends (PostgreSQL): a
 /// concurrent write of one of them waits, rather than being overwritten with the content read
 /// here. SQLite needs no lock: its one writer runs the relabel alone.
-pub const LABELLED_ENTRIES_FOR_UPDATE: &str = "SELECT e.id, e.content FROM entries e \
-     JOIN entry_terms t ON t.tenant = e.tenant AND t.entry_id = e.id \
-     WHERE t.tenant = $1 AND t.kind = $2 AND t.term = $3 FOR UPDATE OF e";
+pub const LABELLED_ENTRIES_FOR_UPDATE: &str = concat!(labelled_entries!(), " FOR UPDATE OF e");
 
 pub const ENTRY_VERSION: &str = "SELECT version FROM entries WHERE tenant = $1 AND id = $2";
 

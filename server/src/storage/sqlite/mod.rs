@@ -409,6 +409,40 @@ fn index_terms(
     execute(conn, &sql::insert_terms(tenant, id, content)).map(|_| ())
 }
 
+/// Writes `content` over entry `id` if its version is `expected` (any version when `None`) and
+/// indexes its terms again: the rewrite `replace` and `relabel` share. The new version, creation
+/// and update times (microseconds), or `None` when no row was written.
+fn rewrite(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: Uuid,
+    content: &EntryContent,
+    updated_at: Timestamp,
+    expected: Option<i64>,
+) -> rusqlite::Result<Option<(i64, i64, i64)>> {
+    let row = conn
+        .prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
+        .query_row(
+            rusqlite::params![
+                tenant.as_str(),
+                id,
+                content.to_json(),
+                content.full_name,
+                content.sort_name(),
+                updated_at.timestamp_micros(),
+                expected,
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    if row.is_some() {
+        conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
+            .execute(rusqlite::params![tenant.as_str(), id])?;
+        index_terms(conn, tenant, id, content)?;
+    }
+    Ok(row)
+}
+
 /// Chooses how to answer a search (see [`Strategy`]) from the counts of its matches.
 fn plan(conn: &Connection, tenant: &Tenant, request: &PageRequest) -> rusqlite::Result<Strategy> {
     if request.filter.is_empty() {
@@ -497,33 +531,11 @@ impl Storage for SqliteStorage {
         let tenant = tenant.clone();
         let content = content.clone();
         self.write(move |conn| {
-            let row = conn
-                .prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
-                .query_row(
-                    rusqlite::params![
-                        tenant.as_str(),
-                        id,
-                        content.to_json(),
-                        content.full_name,
-                        content.sort_name(),
-                        updated_at.timestamp_micros(),
-                        expected,
-                    ],
-                    |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, i64>(1)?,
-                            row.get::<_, i64>(2)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let Some((version, created_at, updated_at)) = row else {
+            let Some((version, created_at, updated_at)) =
+                rewrite(conn, &tenant, id, &content, updated_at, expected)?
+            else {
                 return refusal(conn, tenant.as_str(), id);
             };
-            conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
-                .execute(rusqlite::params![tenant.as_str(), id])?;
-            index_terms(conn, &tenant, id, &content)?;
             Ok(Write::Done(Entry {
                 id,
                 version,
@@ -562,23 +574,7 @@ impl Storage for SqliteStorage {
                 let Some(content) = content_of(&json)?.relabeled(&from, to.as_deref()) else {
                     continue;
                 };
-                // The statement returns the new version and times, which nothing here needs.
-                conn.prepare_cached(&sqlite_sql(sql::REPLACE_ENTRY))?
-                    .query_row(
-                        rusqlite::params![
-                            tenant.as_str(),
-                            id,
-                            content.to_json(),
-                            content.full_name,
-                            content.sort_name(),
-                            updated_at.timestamp_micros(),
-                            None::<i64>,
-                        ],
-                        |_| Ok(()),
-                    )?;
-                conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
-                    .execute(rusqlite::params![tenant.as_str(), id])?;
-                index_terms(conn, &tenant, id, &content)?;
+                rewrite(conn, &tenant, id, &content, updated_at, None)?;
                 changed += 1;
             }
             Ok(changed)
