@@ -23,6 +23,7 @@ fn place(command: CliCommand) -> (Option<&'static str>, &'static str) {
         CliCommand::DeleteAddress => (Some("entries"), "delete"),
         CliCommand::RenameLabel => (Some("labels"), "rename"),
         CliCommand::DeleteLabel => (Some("labels"), "delete"),
+        CliCommand::ListChanges => (None, "changes"),
         CliCommand::GetHealth => (None, "health"),
         CliCommand::GetReadiness => (None, "readiness"),
     }

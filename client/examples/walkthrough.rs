@@ -206,6 +206,21 @@ async fn main() -> Result<(), BoxError> {
     }
     println!("listed {seen} entr(y/ies) in {pages} page(s)");
 
+    // Sync the whole book through the change feed and keep its last token: a mirror's first sync.
+    let mut token: Option<String> = None;
+    loop {
+        let mut request = client.list_changes().limit(100_u32);
+        if let Some(token) = &token {
+            request = request.token(token.as_str());
+        }
+        let page = request.send().await?.into_inner();
+        token = Some(page.next_token);
+        if !page.more {
+            break;
+        }
+    }
+    let token = token.expect("every answer has a token");
+
     let deleted = client
         .delete_address()
         .id(id)
@@ -213,6 +228,20 @@ async fn main() -> Result<(), BoxError> {
         .send()
         .await?;
     println!("deleted (status {})", deleted.status());
+
+    // What changed since the sync: the deletion, as a tombstone.
+    let since = client
+        .list_changes()
+        .token(token.as_str())
+        .send()
+        .await?
+        .into_inner();
+    for change in &since.changes {
+        println!(
+            "  changed since the sync: {} {} at {}",
+            change.kind, change.id, change.at
+        );
+    }
 
     // The entry is gone: the 404 is a declared response, so it arrives as a typed Problem.
     match client.get_address().id(id).send().await {

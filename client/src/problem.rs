@@ -89,6 +89,9 @@ problem_kinds! {
     Unauthorized = "unauthorized",
     /// The credential lacks the scope the operation needs.
     InsufficientScope = "insufficient-scope",
+    /// The sync token is older than the change history the server keeps: sync again from the
+    /// start, without a token.
+    SyncTokenExpired = "sync-token-expired",
     /// An unexpected failure of the server.
     InternalError = "internal-error",
     /// The readiness probe: the service cannot serve requests now.

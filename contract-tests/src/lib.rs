@@ -28,6 +28,7 @@ pub mod auth;
 pub mod binary;
 pub mod contract;
 pub mod faults;
+pub mod feed;
 pub mod fixtures;
 pub mod http;
 pub mod proxy;

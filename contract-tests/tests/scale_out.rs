@@ -1,15 +1,19 @@
 //! Several server processes on one PostgreSQL database, as behind a load balancer: what one
 //! writes, the others see at once, concurrent writes to one entry through different servers
 //! leave exactly one of them, never a mix, and a label renamed across the book while entries are
-//! patched through another server loses neither change.
+//! patched through another server loses neither change, and a client following the change feed
+//! while both servers write misses no change and sees none twice.
 
 use std::collections::HashSet;
 
+use addressbook_client::types;
+use contract_tests::feed;
 use contract_tests::fixtures::{self, as_stored, content_of, full_entry, to_json, typed};
 use contract_tests::http::expect_typed_problem;
 use contract_tests::{Reply, Store, TestServer, send};
 use futures::future::join_all;
 use serde_json::{Value, json};
+use sqlx::Connection as _;
 use uuid::Uuid;
 
 contract_tests::engines!(
@@ -17,6 +21,8 @@ contract_tests::engines!(
     concurrent_replaces_and_deletes_through_two_servers_never_mix_versions,
     two_servers_starting_at_once_on_a_fresh_database_both_serve,
     a_label_rename_racing_patches_through_another_server_loses_neither,
+    the_feed_never_skips_a_write_that_commits_after_a_later_one,
+    a_client_following_the_feed_while_two_servers_write_misses_nothing_and_sees_nothing_twice,
 );
 
 /// Rounds of concurrent writes to one entry.
@@ -316,4 +322,214 @@ async fn a_label_rename_racing_patches_through_another_server_loses_neither(stor
             "a rename was lost: {entry}"
         );
     }
+}
+
+/// A write whose transaction took its place in the feed first but commits last: the write of
+/// "Slow Commit" sleeps at COMMIT (a deferred trigger, after every statement of the write ran),
+/// while a write through the other server commits at once. A feed that handed out a token past
+/// the fast write would never show the slow one.
+async fn the_feed_never_skips_a_write_that_commits_after_a_later_one(store: Store) {
+    // Arrange: both servers, a synced client, and a database that makes one write slow to commit.
+    let a = store.start().await;
+    let b = store.start().await;
+    let (_, token) = feed::sync(&a.client(), None, 10).await;
+    let url = store.database_url().expect("a PostgreSQL store");
+    let mut db = sqlx::PgConnection::connect(url).await.expect("connects");
+    sqlx::raw_sql(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON entries \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \
+         WHEN (NEW.full_name = 'Slow Commit') EXECUTE FUNCTION slow_commit();",
+    )
+    .execute(&mut db)
+    .await
+    .expect("the trigger is made");
+
+    // Act: the slow write through A; once it sleeps in its COMMIT, a fast one through B.
+    let slow_client = a.client();
+    let slow = tokio::spawn(async move {
+        slow_client
+            .create_address()
+            .body(typed(&json!({"full_name": "Slow Commit"})))
+            .send()
+            .await
+            .expect("the slow write")
+            .into_inner()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let sleeping: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event = 'PgSleep'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .expect("reads the activity");
+        if sleeping == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow write never reached its commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let fast = b
+        .client()
+        .create_address()
+        .body(typed(&json!({"full_name": "Fast Commit"})))
+        .send()
+        .await
+        .expect("the fast write")
+        .into_inner();
+    // A client polls while the slow write is still committing.
+    let (meanwhile, token) = feed::sync(&a.client(), Some(&token), 10).await;
+    let slow = slow.await.expect("the slow write ended");
+    let (after, _) = feed::sync_expecting(&b.client(), Some(&token), 10, 2 - meanwhile.len()).await;
+
+    // Assert: the fast write waited for the slow one; the client saw both, once each.
+    assert!(
+        meanwhile.is_empty(),
+        "a write showed in the feed before an older one had committed: {meanwhile:?}"
+    );
+    let seen: Vec<Uuid> = meanwhile.iter().chain(&after).map(|c| c.id).collect();
+    assert_eq!(seen, [slow.id, fast.id], "{meanwhile:?} then {after:?}");
+}
+
+/// Writes through each server while a client follows the feed through both; at the end the
+/// client's copy is the book, and no change reached it twice.
+async fn a_client_following_the_feed_while_two_servers_write_misses_nothing_and_sees_nothing_twice(
+    store: Store,
+) {
+    // Arrange
+    let a = store.start().await;
+    let b = store.start().await;
+    let writing = std::sync::atomic::AtomicBool::new(true);
+
+    // Act: eight writers (four per server) create, patch and delete; meanwhile the client
+    // polls, alternating between the servers, in small pages.
+    let writers = join_all((0..8).map(|w| {
+        let client = if w % 2 == 0 { a.client() } else { b.client() };
+        async move {
+            for n in 0..FEED_ENTRIES_PER_WRITER {
+                let created = client
+                    .create_address()
+                    .body(typed(
+                        &json!({"full_name": format!("Writer {w} entry {n}")}),
+                    ))
+                    .send()
+                    .await
+                    .expect("created")
+                    .into_inner();
+                for edit in 0..2 {
+                    client
+                        .patch_address()
+                        .id(created.id)
+                        .body(addressbook_client::EntryPatch::new().full_name(
+                            format!("Writer {w} entry {n} edit {edit}").parse().unwrap(),
+                        ))
+                        .send()
+                        .await
+                        .expect("patched");
+                }
+                if n % 3 == 0 {
+                    client
+                        .delete_address()
+                        .id(created.id)
+                        .send()
+                        .await
+                        .expect("deleted");
+                }
+            }
+        }
+    }));
+    let follower = async {
+        let clients = [a.client(), b.client()];
+        let mut log = Vec::new();
+        let mut token = None;
+        let mut polls = 0;
+        while writing.load(std::sync::atomic::Ordering::SeqCst) {
+            let (changes, next) = feed::sync(&clients[polls % 2], token.as_deref(), 7).await;
+            log.extend(changes);
+            token = Some(next);
+            polls += 1;
+        }
+        (log, token, polls)
+    };
+    let (_, (mut log, token, polls)) = tokio::join!(
+        async {
+            writers.await;
+            writing.store(false, std::sync::atomic::Ordering::SeqCst);
+        },
+        follower
+    );
+    let book: Vec<types::Entry> = fixtures::list_all(&b.client()).await;
+    let live = book.len();
+    // The last changes may show a few milliseconds after their writes: ask until the copy has
+    // every entry of the book.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut token = token;
+    loop {
+        let (changes, next) = feed::sync(&a.client(), token.as_deref(), 50).await;
+        log.extend(changes);
+        token = Some(next);
+        if mirror(&log).len() >= live || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Assert: the copy is the book, entry for entry; each entry's changes came in the order of
+    // its versions, none twice, none after its deletion.
+    assert!(polls > 1, "the client polled while the servers wrote");
+    let copy = mirror(&log);
+    let expected: std::collections::HashMap<Uuid, Value> = book
+        .iter()
+        .map(|entry| (entry.id, to_json(entry)))
+        .collect();
+    assert_eq!(
+        copy.len(),
+        expected.len(),
+        "the copy and the book differ in size"
+    );
+    for (id, entry) in &expected {
+        assert_eq!(copy.get(id), Some(entry), "entry {id}");
+    }
+    let mut last_version = std::collections::HashMap::<Uuid, Option<u64>>::new();
+    for change in &log {
+        let previous = last_version.get(&change.id).copied();
+        let version = change.etag.as_deref().map(|etag| {
+            etag.trim_matches('"')
+                .parse::<u64>()
+                .expect("an ETag is a version")
+        });
+        match (previous, version) {
+            (Some(None), _) => panic!("a change to {} after its deletion: {change:?}", change.id),
+            (Some(Some(before)), Some(now)) => assert!(
+                now > before,
+                "{}: version {now} after {before}, the same change twice or out of order",
+                change.id
+            ),
+            _ => {}
+        }
+        last_version.insert(change.id, version);
+    }
+    let deleted = FEED_ENTRIES_PER_WRITER.div_ceil(3) * 8;
+    assert_eq!(live, FEED_ENTRIES_PER_WRITER * 8 - deleted);
+}
+
+/// Entries each feed writer creates.
+const FEED_ENTRIES_PER_WRITER: usize = 12;
+
+/// What a client that applied `log` in order holds: each entry not deleted, as last received.
+fn mirror(log: &[types::Change]) -> std::collections::HashMap<Uuid, Value> {
+    let mut copy = std::collections::HashMap::new();
+    for change in log {
+        match &change.entry {
+            Some(entry) => copy.insert(change.id, to_json(entry)),
+            None => copy.remove(&change.id),
+        };
+    }
+    copy
 }

@@ -247,6 +247,11 @@ async fn isolation_matrix(server_a: &TestServer, server_b: &TestServer) {
         .as_str()
         .unwrap()
         .to_owned();
+    let b_feed = request(server_b, &b, Method::GET, "/changes?limit=1", &[], None).await;
+    let b_token = b_feed.expect_json(200)["next_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let b_before: Vec<Value> = {
         let mut all = Vec::new();
         for id in &b_ids {
@@ -359,6 +364,38 @@ async fn isolation_matrix(server_a: &TestServer, server_b: &TestServer) {
     )
     .await;
     cursor.expect_problem(400);
+    // A's change feed holds only A's own entry; B's sync token is refused. (On PostgreSQL a
+    // change shows once older write transactions on the database server have ended: ask until
+    // it does.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (feed, changes) = loop {
+        let feed = request(server_a, &a, Method::GET, "/changes", &[], None).await;
+        let changes = feed.expect_json(200);
+        if !changes["changes"].as_array().unwrap().is_empty()
+            || std::time::Instant::now() > deadline
+        {
+            break (feed, changes);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let names: Vec<&str> = changes["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entry"]["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Alice Ownentry"], "A's feed: {changes}");
+    lists.push(feed);
+    let token = request(
+        server_a,
+        &a,
+        Method::GET,
+        &format!("/changes?token={b_token}"),
+        &[],
+        None,
+    )
+    .await;
+    token.expect_problem(400);
     // B's idempotency key is B's: A's create with it and B's very body creates A's own entry.
     let replayed = request(
         server_a,
@@ -381,7 +418,7 @@ async fn isolation_matrix(server_a: &TestServer, server_b: &TestServer) {
         .iter()
         .map(|(_, reply)| reply)
         .chain(&lists)
-        .chain([&cursor])
+        .chain([&cursor, &token])
     {
         let text = format!("{:?} {}", reply.headers, reply.text());
         for secret in SECRETS.iter().chain(["shared-key"].iter()) {

@@ -137,7 +137,11 @@ pub struct ApiSettings {
     /// How long a create may hold its `Idempotency-Key` unfinished before another request with
     /// the key may take it over (the first one's server is taken to have died).
     pub idempotency_takeover_secs: u64,
-    /// Signs pagination cursors. Every server process sharing a database must use the same one.
+    /// How long the change feed keeps deletions (`GET /changes`): a sync token older than this
+    /// may get 410 and its client must sync again from the start.
+    pub change_history_secs: u64,
+    /// Signs pagination cursors and sync tokens. Every server process sharing a database must
+    /// use the same one.
     pub cursor_key: String,
 }
 
@@ -147,6 +151,7 @@ impl Default for ApiSettings {
             require_if_match: false,
             idempotency_window_secs: 24 * 60 * 60,
             idempotency_takeover_secs: 60,
+            change_history_secs: 7 * 24 * 60 * 60,
             cursor_key: DEFAULT_CURSOR_KEY.to_owned(),
         }
     }

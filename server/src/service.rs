@@ -8,8 +8,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::domain::{
-    self, ApiKey, Caller, Comparison, Entry, EntryContent, EntryDocument, EntryPatch, Page,
-    PageRequest, Position, Precondition, Scope, Tenant, ValidationErrors,
+    self, ApiKey, Caller, ChangePage, ChangeRequest, Comparison, Entry, EntryContent,
+    EntryDocument, EntryPatch, Page, PageRequest, Position, Precondition, Scope, Tenant,
+    ValidationErrors,
 };
 use crate::metrics::PoolState;
 use crate::storage::{
@@ -38,6 +39,10 @@ pub enum ServiceError {
     KeyReused,
     #[error("another request took the idempotency key over")]
     KeyTakenOver,
+    /// The sync token is from before history that was dropped since: the client may have missed
+    /// a deletion and must sync again from the start.
+    #[error("the sync token is older than the kept history")]
+    HistoryGone,
     /// Storage cannot do it now; the same request may succeed later.
     #[error("storage is unavailable")]
     Unavailable(#[source] BoxError),
@@ -108,6 +113,8 @@ pub struct Policy {
     /// How long a claim on an idempotency key may stay unfinished before another request may
     /// take it over: its server is then taken to have died mid-request.
     pub idempotency_takeover: Duration,
+    /// How long the change feed keeps deletions: a sync token stays good at least this long.
+    pub change_history: Duration,
 }
 
 impl Default for Policy {
@@ -116,6 +123,7 @@ impl Default for Policy {
             require_if_match: false,
             idempotency_window: Duration::from_secs(24 * 60 * 60),
             idempotency_takeover: Duration::from_secs(60),
+            change_history: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 }
@@ -382,7 +390,11 @@ impl AddressBook {
         let expected = self
             .expected_version(&caller.tenant, id, precondition)
             .await?;
-        Self::written(self.storage.delete(&caller.tenant, id, expected).await?)
+        Self::written(
+            self.storage
+                .delete(&caller.tenant, id, expected, domain::now())
+                .await?,
+        )
     }
 
     /// A page of the caller's entries. What was searched for stays out of the span: search
@@ -416,6 +428,54 @@ impl AddressBook {
             None
         };
         Ok(Page { items, next })
+    }
+
+    /// A page of the caller's change feed: what changed after `request.after`, or everything
+    /// from the start without it. A position before history dropped since is refused: the
+    /// client may have missed a deletion.
+    #[tracing::instrument(skip_all, fields(limit = request.limit), err(level = "debug"))]
+    pub async fn changes(
+        &self,
+        caller: &Caller,
+        request: ChangeRequest,
+    ) -> Result<ChangePage, ServiceError> {
+        require(caller, Scope::Read)?;
+        let after = request.after.unwrap_or_default();
+        let mut changes = self
+            .storage
+            .changes(&caller.tenant, after, request.limit + 1)
+            .await
+            .map_err(ServiceError::of_read)?;
+        // Read after the changes: a purge that dropped a tombstone past `after` before they were
+        // read has moved the horizon past `after` by now (it does both in one transaction).
+        if request.after.is_some() {
+            let horizon = self
+                .storage
+                .feed_horizon(&caller.tenant)
+                .await
+                .map_err(ServiceError::of_read)?;
+            if after < horizon {
+                return Err(ServiceError::HistoryGone);
+            }
+        }
+        let more = changes.len() > request.limit;
+        changes.truncate(request.limit);
+        let next = changes.last().map_or(after, |last| last.position);
+        Ok(ChangePage {
+            changes,
+            next,
+            more,
+        })
+    }
+
+    /// Drops deletions older than the kept history from the change feed; returns how many.
+    pub async fn purge_changes(&self) -> Result<u64, ServiceError> {
+        let history =
+            chrono::Duration::from_std(self.policy.change_history).unwrap_or(chrono::Duration::MAX);
+        let before = domain::now()
+            .checked_sub_signed(history)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        Ok(self.storage.purge_changes(before).await?)
     }
 
     /// The API key with this id, for authentication.

@@ -68,6 +68,7 @@ impl Application {
             require_if_match: settings.api.require_if_match,
             idempotency_window: Duration::from_secs(settings.api.idempotency_window_secs),
             idempotency_takeover: Duration::from_secs(settings.api.idempotency_takeover_secs),
+            change_history: Duration::from_secs(settings.api.change_history_secs),
         };
         let metrics = Metrics::new();
         let storage: Arc<dyn storage::Storage> = if settings.metrics.enabled {
@@ -175,6 +176,10 @@ impl Application {
             },
         };
         tokio::spawn(purge_idempotency_keys(self.book.clone()));
+        tokio::spawn(purge_change_history(
+            self.book.clone(),
+            Duration::from_secs(self.settings.api.change_history_secs),
+        ));
         if let Some(listener) = self.probe_listener {
             serve_probes(listener, self.book.clone(), self.started)?;
         }
@@ -310,6 +315,25 @@ async fn purge_idempotency_keys(book: AddressBook) {
             Ok(purged) => tracing::info!(purged, "expired idempotency keys forgotten"),
             Err(err) => {
                 tracing::warn!(error = %crate::telemetry::chain(&err), "could not purge idempotency keys")
+            }
+        }
+    }
+}
+
+/// Drops deletions older than the kept history from the change feed now and then: a tenth of the
+/// history apart (between a second and ten minutes), so a token is refused soon after it is due.
+async fn purge_change_history(book: AddressBook, history: Duration) {
+    let period = (history / 10).clamp(Duration::from_secs(1), Duration::from_secs(10 * 60));
+    let mut every = tokio::time::interval(period);
+    loop {
+        every.tick().await;
+        match book.purge_changes().await {
+            Ok(0) => {}
+            Ok(purged) => {
+                tracing::info!(purged, "deletions older than the change history forgotten")
+            }
+            Err(err) => {
+                tracing::warn!(error = %crate::telemetry::chain(&err), "could not trim the change history")
             }
         }
     }

@@ -21,7 +21,8 @@ use addressbook_server::api::{self, ApiOptions};
 use addressbook_server::auth::{self, Authenticator};
 use addressbook_server::config::{ApiKeySettings, AuthMode, AuthSettings};
 use addressbook_server::domain::{
-    ApiKey, Cursors, Entry, EntryContent, EntryDocument, PageRequest, Scope, Tenant, Timestamp,
+    ApiKey, Change, Cursors, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Scope,
+    Tenant, Timestamp,
 };
 use addressbook_server::service::{AddressBook, Policy};
 use addressbook_server::storage::{
@@ -47,9 +48,11 @@ enum Behaviour {
     KeyCompleted,
     /// Every claim is taken over before its create completes.
     ClaimLost,
+    /// The change feed's history was trimmed past every token handed out.
+    HistoryDropped,
 }
 
-const BEHAVIOURS: [Behaviour; 8] = [
+const BEHAVIOURS: [Behaviour; 9] = [
     Behaviour::Unavailable,
     Behaviour::Broken,
     Behaviour::Full,
@@ -58,6 +61,7 @@ const BEHAVIOURS: [Behaviour; 8] = [
     Behaviour::KeyInFlight,
     Behaviour::KeyCompleted,
     Behaviour::ClaimLost,
+    Behaviour::HistoryDropped,
 ];
 
 struct Double(Behaviour);
@@ -128,8 +132,51 @@ impl Storage for Double {
         Ok(3)
     }
 
-    async fn delete(&self, _: &Tenant, _: Uuid, _: Option<i64>) -> Result<Write<()>, StorageError> {
+    async fn delete(
+        &self,
+        _: &Tenant,
+        _: Uuid,
+        _: Option<i64>,
+        _: Timestamp,
+    ) -> Result<Write<()>, StorageError> {
         self.write(())
+    }
+
+    async fn changes(
+        &self,
+        _: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError> {
+        self.fail()?;
+        let entry = entry();
+        Ok((1..=limit)
+            .map(|n| Change {
+                position: FeedPosition {
+                    txn: after.txn,
+                    seq: after.seq + i64::try_from(n).unwrap(),
+                },
+                id: entry.id,
+                at: entry.updated_at,
+                entry: (n % 2 == 0).then(|| EntryDocument::of(&entry)),
+            })
+            .collect())
+    }
+
+    async fn feed_horizon(&self, _: &Tenant) -> Result<FeedPosition, StorageError> {
+        self.fail()?;
+        Ok(match self.0 {
+            Behaviour::HistoryDropped => FeedPosition {
+                txn: i64::MAX,
+                seq: 0,
+            },
+            _ => FeedPosition::default(),
+        })
+    }
+
+    async fn purge_changes(&self, _: Timestamp) -> Result<u64, StorageError> {
+        self.fail()?;
+        Ok(0)
     }
 
     async fn list(
@@ -204,6 +251,11 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let id = format!("/addresses/{}", Uuid::now_v7());
+    let changes_after_a_token = format!(
+        "/changes?limit=3&token={}",
+        Cursors::new(CURSOR_KEY)
+            .encode_token(FeedPosition { txn: 1, seq: 2 }, &Tenant::default_tenant())
+    );
     let entry = || Some(("application/json", br#"{"full_name": "A"}"#.to_vec()));
     let invalid = || Some(("application/json", br#"{"full_name": ""}"#.to_vec()));
     let rename = |body: &str| Some(("application/json", body.as_bytes().to_vec()));
@@ -287,6 +339,16 @@ fn cases() -> Vec<Case> {
             vec![],
             None,
         ),
+        case(Method::GET, "/changes", "/changes", vec![], None),
+        case(Method::GET, "/changes", "/changes?limit=0", vec![], None),
+        case(Method::GET, "/changes", "/changes?token=x", vec![], None),
+        case(
+            Method::GET,
+            "/changes",
+            &changes_after_a_token,
+            vec![],
+            None,
+        ),
         case(Method::GET, "/healthz", "/healthz", vec![], None),
         case(Method::GET, "/readiness", "/readiness", vec![], None),
     ];
@@ -341,6 +403,8 @@ fn declared(template: &str, method: &Method) -> BTreeSet<u16> {
         .collect()
 }
 
+const CURSOR_KEY: &[u8] = b"test";
+
 fn app(behaviour: Behaviour, policy: Policy) -> impl Endpoint {
     app_with(behaviour, policy, &AuthSettings::default())
 }
@@ -355,7 +419,7 @@ fn app_with(behaviour: Behaviour, policy: Policy, auth: &AuthSettings) -> impl E
         rate_limits: Arc::new(api::RateLimits::new(0, 0)),
         trusted_proxies: Vec::new(),
         debug: false,
-        cursors: Cursors::new(b"test"),
+        cursors: Cursors::new(CURSOR_KEY),
         authenticator: Arc::new(Authenticator::new(auth, book.clone()).expect("valid settings")),
         metrics: addressbook_server::metrics::Metrics::new(),
         metrics_served: api::MetricsServed::Here,
@@ -433,6 +497,7 @@ async fn every_answer_under_every_storage_failure_is_declared() {
         "/problems/invalid-parameter",
         "/problems/validation-failed",
         "/problems/not-ready",
+        "/problems/sync-token-expired",
     ] {
         assert!(
             seen.contains(problem),
@@ -486,6 +551,8 @@ async fn every_operation_needs_exactly_the_scope_the_contract_says() {
     let well_formed = |case: &Case| {
         !case.path.contains("%00")
             && !case.path.contains("cursor=")
+            && !case.path.contains("token=")
+            && !case.path.contains("limit=0")
             && !case.headers.iter().any(|(_, value)| *value == "1")
             && case.body.as_ref().is_none_or(|(_, body)| {
                 !body.starts_with(br#"{"full_name": """#) && body != br#"{"to": ""}"#

@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 
 use addressbook_server::config::{PostgresSettings, SqliteSettings};
-use addressbook_server::storage::{Migrations, PostgresStorage, SqliteStorage};
+use addressbook_server::domain::{FeedPosition, Tenant};
+use addressbook_server::storage::{Migrations, PostgresStorage, SqliteStorage, Storage};
 use sqlx::{Connection, Database, Executor, PgConnection, Pool};
 
 type Snapshot = BTreeSet<String>;
@@ -20,6 +21,9 @@ const DATA_ONLY: [i64; 1] = [LABELS];
 
 /// Adds an empty `labels` list to every stored entry's content (and takes it out again).
 const LABELS: i64 = 20261204000007;
+
+/// Makes the change feed's tables and records every entry stored before it as a change.
+const FEED: i64 = 20261205000008;
 
 /// An entry's content as it was stored before labels existed.
 const CONTENT_BEFORE_LABELS: &str =
@@ -274,6 +278,116 @@ async fn postgres_entries_stored_before_labels_get_none() {
     assert_backfilled(contents().await);
     migrations.down(1).await.expect("down");
     assert_removed(contents().await);
+    pool.close().await;
+    drop(storage);
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await
+        .expect("drop database");
+}
+
+/// Entries stored before the change feed existed: the later-written one second, though created
+/// first.
+const ENTRIES_BEFORE_THE_FEED: [(&str, &str, i64); 2] = [
+    (
+        "01a23b54-0000-7000-8000-000000000001",
+        "Written Last",
+        2_000_000,
+    ),
+    (
+        "01a23b54-0000-7000-8000-000000000002",
+        "Written First",
+        1_000_000,
+    ),
+];
+
+/// A full sync of a book migrated to the feed lists every entry stored before, oldest write
+/// first, each as stored.
+async fn assert_entries_before_the_feed_are_its_first_changes(storage: &dyn Storage) {
+    let changes = storage
+        .changes(&Tenant::default_tenant(), FeedPosition::default(), 10)
+        .await
+        .expect("the feed");
+    let found: Vec<(String, String)> = changes
+        .iter()
+        .map(|change| {
+            let entry = change.entry.as_ref().expect("an entry, not a deletion");
+            (change.id.to_string(), entry.sort_name.clone())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ENTRIES_BEFORE_THE_FEED
+        .iter()
+        .rev()
+        .map(|(id, name, _)| ((*id).to_owned(), name.to_lowercase()))
+        .collect();
+    assert_eq!(found, expected);
+    for (change, (_, _, micros)) in changes.iter().zip(ENTRIES_BEFORE_THE_FEED.iter().rev()) {
+        assert_eq!(change.at.timestamp_micros(), *micros);
+    }
+}
+
+#[tokio::test]
+async fn sqlite_entries_stored_before_the_feed_are_its_first_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = SqliteSettings {
+        path: dir.path().join("feed.db"),
+        ..SqliteSettings::default()
+    };
+    let storage = SqliteStorage::open(&settings).await.expect("opens");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", settings.path.display()))
+        .await
+        .expect("connects");
+    let migrations = storage.migrations();
+    migrations
+        .up_to(FEED - 1)
+        .await
+        .expect("up to the one before");
+    for (id, name, micros) in ENTRIES_BEFORE_THE_FEED {
+        sqlx::query(
+            "INSERT INTO entries VALUES ('default', $1, 1, 0, $2, $3, lower($3),              '{\"full_name\":\"x\",\"labels\":[]}')",
+        )
+        .bind(uuid::Uuid::parse_str(id).unwrap())
+        .bind(micros)
+        .bind(name)
+        .execute(&pool)
+        .await
+        .expect("inserted");
+    }
+    migrations.up_to(FEED).await.expect("up");
+    assert_entries_before_the_feed_are_its_first_changes(&storage).await;
+}
+
+#[tokio::test]
+async fn postgres_entries_stored_before_the_feed_are_its_first_changes() {
+    let Some((mut admin, name, url)) = scratch_database().await else {
+        return;
+    };
+    let storage = PostgresStorage::open(&PostgresSettings {
+        url: Some(url.clone()),
+        ..PostgresSettings::default()
+    })
+    .expect("opens");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connects");
+    let migrations = storage.migrations();
+    migrations
+        .up_to(FEED - 1)
+        .await
+        .expect("up to the one before");
+    for (id, entry_name, micros) in ENTRIES_BEFORE_THE_FEED {
+        sqlx::query(
+            "INSERT INTO entries (tenant, id, version, created_at, updated_at, full_name,              sort_name, content) VALUES ('default', $1, 1, to_timestamp(0),              to_timestamp($2 / 1e6), $3, lower($3), '{\"full_name\":\"x\",\"labels\":[]}')",
+        )
+        .bind(uuid::Uuid::parse_str(id).unwrap())
+        .bind(micros as f64)
+        .bind(entry_name)
+        .execute(&pool)
+        .await
+        .expect("inserted");
+    }
+    migrations.up_to(FEED).await.expect("up");
+    assert_entries_before_the_feed_are_its_first_changes(&storage).await;
     pool.close().await;
     drop(storage);
     admin

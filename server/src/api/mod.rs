@@ -5,6 +5,7 @@
 mod addresses;
 mod auth;
 mod body;
+mod changes;
 mod constrained;
 mod context;
 mod contract;
@@ -53,6 +54,9 @@ enum ApiTags {
     /// Labels across the book.
     #[oai(rename = "labels")]
     Labels,
+    /// The change feed.
+    #[oai(rename = "changes")]
+    Changes,
 }
 
 /// What the API needs to know about how it is run.
@@ -97,6 +101,7 @@ pub enum MetricsServed {
 type Api = (
     addresses::AddressesApi,
     labels::LabelsApi,
+    changes::ChangesApi,
     health::HealthApi,
     metrics::MetricsApi,
 );
@@ -111,10 +116,14 @@ fn service(
     let apis = (
         addresses::AddressesApi {
             book: book.clone(),
-            cursors,
+            cursors: cursors.clone(),
             metrics: metrics.clone(),
         },
         labels::LabelsApi { book: book.clone() },
+        changes::ChangesApi {
+            book: book.clone(),
+            cursors,
+        },
         health::HealthApi {
             book: book.clone(),
             started,

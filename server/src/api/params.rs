@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::problem::ApiError;
 use crate::domain::Sort;
-use crate::domain::limits::{self, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
+use crate::domain::limits::{
+    self, CHANGE_LIMIT_DEFAULT, CHANGE_LIMIT_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX,
+};
 
 /// Implements [`Type`] for a parameter type whose schema is `schema_ref()`, a plain value.
 macro_rules! parameter_type {
@@ -80,6 +82,45 @@ impl ParseFromParameter for PageLimit {
 }
 
 impl ToJSON for PageLimit {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.into())
+    }
+}
+
+/// The `limit` query parameter of the change feed.
+pub struct ChangeLimit(pub u16);
+
+impl ChangeLimit {
+    fn schema() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new_with_format("integer", "int32");
+        schema.minimum = Some(1.0);
+        schema.maximum = Some(f64::from(CHANGE_LIMIT_MAX));
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn register_schema(_: &mut Registry) {}
+}
+
+impl Default for ChangeLimit {
+    fn default() -> Self {
+        Self(CHANGE_LIMIT_DEFAULT)
+    }
+}
+
+parameter_type!(ChangeLimit, "integer_int32".into());
+
+impl ParseFromParameter for ChangeLimit {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        match value.parse::<u16>() {
+            Ok(limit @ 1..=CHANGE_LIMIT_MAX) => Ok(Self(limit)),
+            _ => Err(ParseError::custom(format!(
+                "must be an integer from 1 to {CHANGE_LIMIT_MAX}"
+            ))),
+        }
+    }
+}
+
+impl ToJSON for ChangeLimit {
     fn to_json(&self) -> Option<Value> {
         Some(self.0.into())
     }

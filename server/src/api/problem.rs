@@ -159,6 +159,16 @@ impl ApiError {
         )
     }
 
+    pub fn sync_token_expired() -> Self {
+        Self::new(
+            StatusCode::GONE,
+            "sync-token-expired",
+            "Sync Token Expired",
+            "This token is older than the change history kept: changes it would need are gone. \
+             Sync again from the start, without a token, and keep the token that ends that sync.",
+        )
+    }
+
     pub fn idempotency_key_reused() -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -440,6 +450,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::KeyInFlight => Self::idempotency_key_in_flight(),
             ServiceError::KeyReused => Self::idempotency_key_reused(),
             ServiceError::KeyTakenOver => Self::idempotency_claim_lost(),
+            ServiceError::HistoryGone => Self::sync_token_expired(),
             err @ ServiceError::Unavailable(_) => Self::unavailable(err),
             err @ ServiceError::StorageFull(_) => Self::insufficient_storage(err),
             err @ ServiceError::Internal(_) => Self::internal(err),

@@ -84,6 +84,39 @@ pub struct EntryPage {
     pub next_cursor: Option<String>,
 }
 
+/// What happened to an entry.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Changed,
+    Deleted,
+}
+
+/// The last change to one entry.
+#[derive(Object)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub id: Uuid,
+    /// When the entry was written or deleted.
+    pub at: Timestamp,
+    /// The entry's `ETag`, for conditional writes; only when `changed`.
+    #[oai(skip_serializing_if_is_none)]
+    pub etag: Option<String>,
+    /// The entry as it is now; only when `changed`.
+    #[oai(skip_serializing_if_is_none)]
+    pub entry: Option<Entry>,
+}
+
+/// One page of the change feed.
+#[derive(Object)]
+pub struct ChangePage {
+    pub changes: Vec<Change>,
+    /// Pass as `token` to get what follows.
+    pub next_token: String,
+    /// More changes follow at once; `false`: caught up, ask again later.
+    pub more: bool,
+}
+
 /// A postal address.
 #[derive(Object)]
 pub struct PostalAddress {

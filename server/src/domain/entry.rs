@@ -116,7 +116,7 @@ impl EntryDocument {
 /// `time` as chrono's `to_rfc3339` writes it (`2026-12-02T01:57:39.123456+00:00`, the fraction
 /// in as few of 0, 3, 6 or 9 digits as hold it), appended to `out` rather than allocated: a page
 /// writes a hundred of them.
-fn write_rfc3339(out: &mut String, time: Timestamp) {
+pub fn write_rfc3339(out: &mut String, time: Timestamp) {
     use chrono::{Datelike as _, Timelike as _};
     use std::fmt::Write as _;
     let _ = write!(

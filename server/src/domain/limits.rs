@@ -58,3 +58,8 @@ pub const COUNTRY_CODE_MAX: u16 = 999;
 /// How many entries one page may hold, and how many it holds when the client does not say.
 pub const PAGE_LIMIT_MAX: u8 = 100;
 pub const PAGE_LIMIT_DEFAULT: u8 = 20;
+
+/// How many changes one page of the change feed may hold, and how many it holds when the client
+/// does not say: a sync moves much of the book, so its pages are larger.
+pub const CHANGE_LIMIT_MAX: u16 = 1000;
+pub const CHANGE_LIMIT_DEFAULT: u16 = 100;

@@ -2,6 +2,7 @@
 //! the API layer turns requests into these types and storage engines persist them.
 
 mod caller;
+mod changes;
 mod entry;
 mod labels;
 pub mod limits;
@@ -12,9 +13,10 @@ mod search;
 mod validation;
 
 pub use caller::{ApiKey, Caller, InvalidTenant, Scope, TENANT_CHARS, Tenant};
+pub use changes::{Change, ChangePage, ChangeRequest, FeedPosition, InvalidToken};
 pub use entry::{
     AddressKind, EmailAddress, Entry, EntryContent, EntryDocument, PhoneKind, PhoneNumber,
-    PostalAddress, Timestamp, now,
+    PostalAddress, Timestamp, now, write_rfc3339,
 };
 pub use page::{Cursors, InvalidCursor, Page, PageRequest, Position, SortValue};
 pub use patch::EntryPatch;

@@ -95,6 +95,11 @@ impl Cursors {
         Self { key: key.to_vec() }
     }
 
+    /// The signing key, for the sync tokens of the change feed.
+    pub(super) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     fn mac(&self, payload: &str, tenant: &Tenant, filter: &Filter, sort: Sort) -> Hmac<Sha256> {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");

@@ -10,7 +10,10 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
-use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::domain::{
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Tenant,
+    Timestamp,
+};
 use crate::metrics::{Metrics, PoolState};
 
 pub struct Measured {
@@ -102,8 +105,9 @@ impl Storage for Measured {
         tenant: &Tenant,
         id: Uuid,
         expected: Option<i64>,
+        at: Timestamp,
     ) -> Result<Write<()>, StorageError> {
-        self.timed("delete", self.inner.delete(tenant, id, expected))
+        self.timed("delete", self.inner.delete(tenant, id, expected, at))
             .await
     }
 
@@ -113,6 +117,26 @@ impl Storage for Measured {
         request: &PageRequest,
     ) -> Result<Vec<EntryDocument>, StorageError> {
         self.timed("list", self.inner.list(tenant, request)).await
+    }
+
+    async fn changes(
+        &self,
+        tenant: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError> {
+        self.timed("changes", self.inner.changes(tenant, after, limit))
+            .await
+    }
+
+    async fn feed_horizon(&self, tenant: &Tenant) -> Result<FeedPosition, StorageError> {
+        self.timed("feed_horizon", self.inner.feed_horizon(tenant))
+            .await
+    }
+
+    async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
+        self.timed("purge_changes", self.inner.purge_changes(before))
+            .await
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
 use crate::domain::{
-    ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Position, Tenant, TermKind, Timestamp,
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Position,
+    Tenant, TermKind, Timestamp,
 };
 
 #[derive(Default)]
@@ -23,6 +24,30 @@ struct State {
     entries: HashMap<(Tenant, Uuid), Stored>,
     keys: HashMap<(Tenant, String), KeyRecord>,
     api_keys: Vec<ApiKey>,
+    /// The last change of each entry, by position in the feed.
+    changes: HashMap<(Tenant, Uuid), Recorded>,
+    /// The last position given out: one writer at a time (the lock), so positions are taken
+    /// in the order changes become visible.
+    last_seq: i64,
+    horizons: HashMap<Tenant, FeedPosition>,
+}
+
+struct Recorded {
+    seq: i64,
+    at: Timestamp,
+    deleted: bool,
+}
+
+impl State {
+    fn record(&mut self, tenant: &Tenant, id: Uuid, at: Timestamp, deleted: bool) {
+        self.last_seq += 1;
+        let recorded = Recorded {
+            seq: self.last_seq,
+            at,
+            deleted,
+        };
+        self.changes.insert((tenant.clone(), id), recorded);
+    }
 }
 
 struct Stored {
@@ -105,6 +130,7 @@ impl Storage for MemoryStorage {
         state
             .entries
             .insert((tenant.clone(), entry.id), Stored::new(entry.clone()));
+        state.record(tenant, entry.id, entry.updated_at, false);
         Ok(Insert::Stored)
     }
 
@@ -137,6 +163,7 @@ impl Storage for MemoryStorage {
         entry.version += 1;
         entry.updated_at = entry.updated_at.max(updated_at);
         *stored = Stored::new(entry.clone());
+        state.record(tenant, id, entry.updated_at, false);
         Ok(Write::Done(entry))
     }
 
@@ -148,8 +175,8 @@ impl Storage for MemoryStorage {
         updated_at: Timestamp,
     ) -> Result<u64, StorageError> {
         let mut state = self.write();
-        let mut changed = 0;
-        for ((owner, _), stored) in state.entries.iter_mut() {
+        let mut changed = Vec::new();
+        for ((owner, id), stored) in state.entries.iter_mut() {
             if owner != tenant {
                 continue;
             }
@@ -160,10 +187,13 @@ impl Storage for MemoryStorage {
             entry.content = content;
             entry.version += 1;
             entry.updated_at = entry.updated_at.max(updated_at);
+            changed.push((*id, entry.updated_at));
             *stored = Stored::new(entry);
-            changed += 1;
         }
-        Ok(changed)
+        for (id, at) in &changed {
+            state.record(tenant, *id, *at, false);
+        }
+        Ok(changed.len() as u64)
     }
 
     async fn delete(
@@ -171,6 +201,7 @@ impl Storage for MemoryStorage {
         tenant: &Tenant,
         id: Uuid,
         expected: Option<i64>,
+        at: Timestamp,
     ) -> Result<Write<()>, StorageError> {
         let mut state = self.write();
         let key = (tenant.clone(), id);
@@ -178,6 +209,7 @@ impl Storage for MemoryStorage {
             return Ok(refused);
         }
         state.entries.remove(&key);
+        state.record(tenant, id, at, true);
         Ok(Write::Done(()))
     }
 
@@ -213,6 +245,67 @@ impl Storage for MemoryStorage {
             .take(request.limit)
             .map(|(_, entry)| entry.clone())
             .collect())
+    }
+
+    async fn changes(
+        &self,
+        tenant: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError> {
+        let state = self.read();
+        let mut found: Vec<Change> = state
+            .changes
+            .iter()
+            .filter(|((owner, _), recorded)| {
+                owner == tenant
+                    && FeedPosition {
+                        txn: 0,
+                        seq: recorded.seq,
+                    } > after
+            })
+            .map(|((_, id), recorded)| Change {
+                position: FeedPosition {
+                    txn: 0,
+                    seq: recorded.seq,
+                },
+                id: *id,
+                at: recorded.at,
+                entry: (!recorded.deleted)
+                    .then(|| state.entries.get(&(tenant.clone(), *id)))
+                    .flatten()
+                    .map(|stored| stored.document.clone()),
+            })
+            .collect();
+        found.sort_by_key(|change| change.position);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn feed_horizon(&self, tenant: &Tenant) -> Result<FeedPosition, StorageError> {
+        Ok(self
+            .read()
+            .horizons
+            .get(tenant)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let mut state = self.write();
+        let mut purged = Vec::new();
+        state.changes.retain(|(tenant, _), recorded| {
+            let drop = recorded.deleted && recorded.at < before;
+            if drop {
+                purged.push((tenant.clone(), recorded.seq));
+            }
+            !drop
+        });
+        for (tenant, seq) in &purged {
+            let horizon = state.horizons.entry(tenant.clone()).or_default();
+            *horizon = (*horizon).max(FeedPosition { txn: 0, seq: *seq });
+        }
+        Ok(purged.len() as u64)
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {

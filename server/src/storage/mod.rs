@@ -15,7 +15,10 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::config::{Engine, StorageSettings};
-use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::domain::{
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Tenant,
+    Timestamp,
+};
 use crate::metrics::PoolState;
 
 pub use measured::Measured;
@@ -148,12 +151,14 @@ pub trait Storage: Send + Sync + 'static {
         updated_at: Timestamp,
     ) -> Result<u64, StorageError>;
 
-    /// Deletes entry `id`, if its version is `expected` (any version when `None`).
+    /// Deletes entry `id`, if its version is `expected` (any version when `None`), leaving a
+    /// tombstone dated `at` in the change feed.
     async fn delete(
         &self,
         tenant: &Tenant,
         id: Uuid,
         expected: Option<i64>,
+        at: Timestamp,
     ) -> Result<Write<()>, StorageError>;
 
     /// Up to `request.limit` entries matching `request.filter`, in `request.sort` order, after
@@ -163,6 +168,26 @@ pub trait Storage: Send + Sync + 'static {
         tenant: &Tenant,
         request: &PageRequest,
     ) -> Result<Vec<EntryDocument>, StorageError>;
+
+    /// Up to `limit` of the tenant's changes after `after`, in feed order: the last change of
+    /// each entry written or deleted since, with the entry as it is now. Every write records its
+    /// change in its own transaction. A change is returned only once no other change can commit
+    /// before it: a client that asks again after the last position it got never misses one.
+    async fn changes(
+        &self,
+        tenant: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError>;
+
+    /// The position of the last tombstone [`Storage::purge_changes`] dropped from the tenant's
+    /// history (the start of the feed when none was): a client that has not read past it may
+    /// have missed a deletion.
+    async fn feed_horizon(&self, tenant: &Tenant) -> Result<FeedPosition, StorageError>;
+
+    /// Drops the tombstones of deletions before `before`, for every tenant, moving each
+    /// tenant's horizon past them in the same transaction; returns how many.
+    async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError>;
 
     /// Claims an idempotency key for one create request.
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError>;

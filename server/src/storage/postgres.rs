@@ -20,7 +20,10 @@ use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
 use crate::config::PostgresSettings;
-use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::domain::{
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Tenant,
+    Timestamp,
+};
 use crate::metrics::PoolState;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -220,16 +223,36 @@ impl PostgresStorage {
             .fetch_optional(&mut *conn)
             .await
             .map_err(classify)?;
-        if row.is_some() {
+        if let Some((_, _, updated_at)) = row {
             sqlx::query(sql::DELETE_TERMS)
                 .bind(tenant.as_str())
                 .bind(id)
                 .execute(&mut *conn)
                 .await
                 .map_err(classify)?;
-            Self::index_terms(conn, tenant, id, content).await?;
+            Self::index_terms(&mut *conn, tenant, id, content).await?;
+            Self::record_change(conn, tenant, id, updated_at, false).await?;
         }
         Ok(row)
+    }
+
+    /// Records the change of entry `id` in the feed, in the write's transaction.
+    async fn record_change(
+        conn: &mut sqlx::PgConnection,
+        tenant: &Tenant,
+        id: Uuid,
+        at: Timestamp,
+        deleted: bool,
+    ) -> Result<(), StorageError> {
+        sqlx::query(sql::record_change(Dialect::Postgres))
+            .bind(tenant.as_str())
+            .bind(id)
+            .bind(at)
+            .bind(deleted)
+            .execute(conn)
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn index_terms(
@@ -270,6 +293,7 @@ impl Storage for PostgresStorage {
             .await
             .map_err(classify)?;
         Self::index_terms(&mut tx, tenant, entry.id, &entry.content).await?;
+        Self::record_change(&mut tx, tenant, entry.id, entry.updated_at, false).await?;
         if let Some(claim) = claim {
             let done = sqlx::query(sql::COMPLETE_KEY)
                 .bind(claim.tenant.as_str())
@@ -357,6 +381,7 @@ impl Storage for PostgresStorage {
         tenant: &Tenant,
         id: Uuid,
         expected: Option<i64>,
+        at: Timestamp,
     ) -> Result<Write<()>, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
         let done = sqlx::query(sql::DELETE_ENTRY)
@@ -369,6 +394,7 @@ impl Storage for PostgresStorage {
         if done.rows_affected() == 0 {
             return self.refusal(&mut tx, tenant, id).await;
         }
+        Self::record_change(&mut tx, tenant, id, at, true).await?;
         tx.commit().await.map_err(classify)?;
         Ok(Write::Done(()))
     }
@@ -405,6 +431,61 @@ impl Storage for PostgresStorage {
             .await
             .map_err(classify)?;
         Ok(rows.into_iter().map(EntryDocument::from).collect())
+    }
+
+    async fn changes(
+        &self,
+        tenant: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError> {
+        let rows: Vec<ChangeRow> = sqlx::query_as(sql::changes_after(Dialect::Postgres))
+            .bind(tenant.as_str())
+            .bind(after.txn)
+            .bind(after.seq)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(rows.into_iter().map(ChangeRow::into_change).collect())
+    }
+
+    async fn feed_horizon(&self, tenant: &Tenant) -> Result<FeedPosition, StorageError> {
+        let horizon: Option<(i64, i64)> = sqlx::query_as(sql::FEED_HORIZON)
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(
+            horizon.map_or_else(FeedPosition::default, |(txn, seq)| FeedPosition {
+                txn,
+                seq,
+            }),
+        )
+    }
+
+    async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        let purged: Vec<(String, i64, i64)> = sqlx::query_as(sql::PURGE_TOMBSTONES)
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let count = purged.len() as u64;
+        let purged = purged
+            .into_iter()
+            .map(|(tenant, txn, seq)| (tenant, FeedPosition { txn, seq }));
+        for (tenant, horizon) in sql::horizons(purged) {
+            sqlx::query(sql::RAISE_HORIZON)
+                .bind(tenant)
+                .bind(horizon.txn)
+                .bind(horizon.seq)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)?;
+        Ok(count)
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
@@ -536,6 +617,40 @@ impl Storage for PostgresStorage {
             used: open.saturating_sub(idle),
             max: Some(u64::from(self.pool.options().get_max_connections())),
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    txn: i64,
+    seq: i64,
+    entry_id: Uuid,
+    changed_at: Timestamp,
+    deleted: bool,
+    version: Option<i64>,
+    created_at: Option<Timestamp>,
+    updated_at: Option<Timestamp>,
+    sort_name: Option<String>,
+    content: Option<String>,
+}
+
+impl ChangeRow {
+    fn into_change(self) -> Change {
+        let row = sql::ChangeRow {
+            txn: self.txn,
+            seq: self.seq,
+            id: self.entry_id,
+            changed_at: self.changed_at,
+            deleted: self.deleted,
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            sort_name: self.sort_name,
+            content: self.content,
+        };
+        match row.into_change(Ok::<_, std::convert::Infallible>, Ok) {
+            Ok(change) => change,
+        }
     }
 }
 

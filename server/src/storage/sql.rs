@@ -5,8 +5,8 @@
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiKey, EntryContent, EntryDocument, Filter, PageRequest, SortKey, SortValue, Tenant, TermKind,
-    Timestamp,
+    ApiKey, Change, EntryContent, EntryDocument, FeedPosition, Filter, PageRequest, SortKey,
+    SortValue, Tenant, TermKind, Timestamp,
 };
 
 /// A value to bind.
@@ -328,6 +328,140 @@ pub const ENTRY_VERSION: &str = "SELECT version FROM entries WHERE tenant = $1 A
 /// CASCADE).
 pub const DELETE_ENTRY: &str = "DELETE FROM entries \
      WHERE tenant = $1 AND id = $2 AND (CAST($3 AS BIGINT) IS NULL OR version = $3)";
+
+/// Records that entry `$2` of tenant `$1` changed at `$3` (was deleted when `$4`), replacing
+/// the entry's earlier change: the row moves to a new position at the end of the feed. Each
+/// engine assigns the position its own way (see the migrations that make `entry_changes`).
+pub fn record_change(dialect: Dialect) -> &'static str {
+    match dialect {
+        // REPLACE deletes the entry's row and inserts a new one, with the next AUTOINCREMENT seq.
+        Dialect::Sqlite => {
+            "REPLACE INTO entry_changes (tenant, entry_id, changed_at, deleted) \
+             VALUES ($1, $2, $3, $4)"
+        }
+        // DEFAULT: this transaction's id and the next sequence number.
+        Dialect::Postgres => {
+            "INSERT INTO entry_changes (tenant, entry_id, changed_at, deleted) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, entry_id) DO UPDATE \
+             SET txn = DEFAULT, seq = DEFAULT, changed_at = excluded.changed_at, \
+             deleted = excluded.deleted"
+        }
+    }
+}
+
+/// The columns of a change and its entry (NULL when deleted), as [`ChangeRow`] names them.
+macro_rules! changes_after {
+    ($settled:literal) => {
+        concat!(
+            "SELECT c.txn, c.seq, c.entry_id, c.changed_at, c.deleted, ",
+            "e.version, e.created_at, e.updated_at, e.sort_name, e.content ",
+            "FROM entry_changes c LEFT JOIN entries e ON e.tenant = c.tenant AND e.id = c.entry_id ",
+            "WHERE c.tenant = $1 AND (c.txn, c.seq) > ($2, $3)",
+            $settled,
+            " ORDER BY c.txn, c.seq LIMIT $4"
+        )
+    };
+}
+
+/// Up to `$4` changes of tenant `$1` after position (`$2`, `$3`), in feed order, with each entry
+/// as it is now: only changes that no other can come before any more.
+pub fn changes_after(dialect: Dialect) -> &'static str {
+    match dialect {
+        // One writer: every committed change follows every earlier one.
+        Dialect::Sqlite => changes_after!(""),
+        // Every transaction whose id is below the snapshot's xmin has ended: no change of one of
+        // them can still appear. A change of a later transaction waits, even committed, until
+        // every transaction older than it has ended, so the feed never hands out a position
+        // that an older transaction's commit would then come before.
+        Dialect::Postgres => {
+            changes_after!(" AND c.txn < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        }
+    }
+}
+
+pub const FEED_HORIZON: &str = "SELECT txn, seq FROM change_horizons WHERE tenant = $1";
+
+/// Drops the tombstones of deletions before `$1`, answering their positions.
+pub const PURGE_TOMBSTONES: &str =
+    "DELETE FROM entry_changes WHERE deleted AND changed_at < $1 RETURNING tenant, txn, seq";
+
+/// Moves tenant `$1`'s horizon to (`$2`, `$3`) unless it is past that already.
+pub const RAISE_HORIZON: &str = "INSERT INTO change_horizons (tenant, txn, seq) VALUES ($1, $2, $3) \
+     ON CONFLICT (tenant) DO UPDATE SET txn = excluded.txn, seq = excluded.seq \
+     WHERE (change_horizons.txn, change_horizons.seq) < (excluded.txn, excluded.seq)";
+
+/// The values of one row of [`changes_after`], in each engine's own types for the id and times.
+pub struct ChangeRow<Id, Time> {
+    pub txn: i64,
+    pub seq: i64,
+    pub id: Id,
+    pub changed_at: Time,
+    pub deleted: bool,
+    pub version: Option<i64>,
+    pub created_at: Option<Time>,
+    pub updated_at: Option<Time>,
+    pub sort_name: Option<String>,
+    pub content: Option<String>,
+}
+
+impl<Id, Time> ChangeRow<Id, Time> {
+    pub fn into_change<E>(
+        self,
+        id: impl Fn(Id) -> Result<Uuid, E>,
+        time: impl Fn(Time) -> Result<Timestamp, E>,
+    ) -> Result<Change, E> {
+        let id = id(self.id)?;
+        let entry = match (
+            self.deleted,
+            self.version,
+            self.created_at,
+            self.updated_at,
+            self.sort_name,
+            self.content,
+        ) {
+            (
+                false,
+                Some(version),
+                Some(created_at),
+                Some(updated_at),
+                Some(sort_name),
+                Some(content),
+            ) => Some(EntryDocument {
+                id,
+                version,
+                created_at: time(created_at)?,
+                updated_at: time(updated_at)?,
+                sort_name,
+                content,
+            }),
+            // A tombstone (an entry's row and its change go in one transaction, so a change
+            // without its entry is a deletion too).
+            _ => None,
+        };
+        Ok(Change {
+            position: FeedPosition {
+                txn: self.txn,
+                seq: self.seq,
+            },
+            id,
+            at: time(self.changed_at)?,
+            entry,
+        })
+    }
+}
+
+/// The tenant and position of each tombstone [`PURGE_TOMBSTONES`] dropped: the last position
+/// of each tenant, to raise its horizon to.
+pub fn horizons(
+    purged: impl IntoIterator<Item = (String, FeedPosition)>,
+) -> Vec<(String, FeedPosition)> {
+    let mut last = std::collections::BTreeMap::<String, FeedPosition>::new();
+    for (tenant, position) in purged {
+        let horizon = last.entry(tenant).or_default();
+        *horizon = (*horizon).max(position);
+    }
+    last.into_iter().collect()
+}
 
 pub const FIND_API_KEY: &str = "SELECT id, tenant, scopes, secret_sha256, name, created_at, revoked_at \
      FROM api_keys WHERE id = $1";

@@ -39,7 +39,10 @@ use super::{
     Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
 };
 use crate::config::{SqliteSettings, Synchronous};
-use crate::domain::{ApiKey, Entry, EntryContent, EntryDocument, PageRequest, Tenant, Timestamp};
+use crate::domain::{
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Tenant,
+    Timestamp,
+};
 use crate::metrics::PoolState;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -409,9 +412,37 @@ fn index_terms(
     execute(conn, &sql::insert_terms(tenant, id, content)).map(|_| ())
 }
 
+/// Records the change of entry `id` made at `at` (micros) in the feed.
+fn record_change(
+    conn: &Connection,
+    tenant: &Tenant,
+    id: Uuid,
+    at: i64,
+    deleted: bool,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(&sqlite_sql(sql::record_change(Dialect::Sqlite)))?
+        .execute(rusqlite::params![tenant.as_str(), id, at, deleted])
+        .map(|_| ())
+}
+
+fn change(row: &rusqlite::Row<'_>) -> rusqlite::Result<sql::ChangeRow<Uuid, i64>> {
+    Ok(sql::ChangeRow {
+        txn: row.get(0)?,
+        seq: row.get(1)?,
+        id: row.get(2)?,
+        changed_at: row.get(3)?,
+        deleted: row.get(4)?,
+        version: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+        sort_name: row.get(8)?,
+        content: row.get(9)?,
+    })
+}
+
 /// Writes `content` over entry `id` if its version is `expected` (any version when `None`) and
-/// indexes its terms again: the rewrite `replace` and `relabel` share. The new version, creation
-/// and update times (microseconds), or `None` when no row was written.
+/// indexes its terms again and records the change: the rewrite `replace` and `relabel` share.
+/// The new version, creation and update times (microseconds), or `None` when no row was written.
 fn rewrite(
     conn: &Connection,
     tenant: &Tenant,
@@ -435,10 +466,11 @@ fn rewrite(
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;
-    if row.is_some() {
+    if let Some((_, _, updated_at)) = row {
         conn.prepare_cached(&sqlite_sql(sql::DELETE_TERMS))?
             .execute(rusqlite::params![tenant.as_str(), id])?;
         index_terms(conn, tenant, id, content)?;
+        record_change(conn, tenant, id, updated_at, false)?;
     }
     Ok(row)
 }
@@ -492,6 +524,13 @@ impl Storage for SqliteStorage {
                     content,
                 ])?;
             index_terms(conn, &tenant, entry.id, &entry.content)?;
+            record_change(
+                conn,
+                &tenant,
+                entry.id,
+                entry.updated_at.timestamp_micros(),
+                false,
+            )?;
             if let Some(claim) = claim {
                 let completed = conn
                     .prepare_cached(&sqlite_sql(sql::COMPLETE_KEY))?
@@ -587,6 +626,7 @@ impl Storage for SqliteStorage {
         tenant: &Tenant,
         id: Uuid,
         expected: Option<i64>,
+        at: Timestamp,
     ) -> Result<Write<()>, StorageError> {
         let tenant = tenant.clone();
         self.write(move |conn| {
@@ -596,6 +636,7 @@ impl Storage for SqliteStorage {
             if deleted == 0 {
                 return refusal(conn, tenant.as_str(), id);
             }
+            record_change(conn, &tenant, id, at.timestamp_micros(), true)?;
             Ok(Write::Done(()))
         })
         .await
@@ -616,6 +657,69 @@ impl Storage for SqliteStorage {
             )?;
             rows.collect()
         })
+    }
+
+    async fn changes(
+        &self,
+        tenant: &Tenant,
+        after: FeedPosition,
+        limit: usize,
+    ) -> Result<Vec<Change>, StorageError> {
+        let rows = self.read(|conn| {
+            conn.prepare_cached(&sqlite_sql(sql::changes_after(Dialect::Sqlite)))?
+                .query_map(
+                    rusqlite::params![
+                        tenant.as_str(),
+                        after.txn,
+                        after.seq,
+                        i64::try_from(limit).unwrap_or(i64::MAX)
+                    ],
+                    change,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|row| row.into_change(Ok, time))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(classify)
+    }
+
+    async fn feed_horizon(&self, tenant: &Tenant) -> Result<FeedPosition, StorageError> {
+        let horizon = self.read(|conn| {
+            conn.prepare_cached(&sqlite_sql(sql::FEED_HORIZON))?
+                .query_row([tenant.as_str()], |row| {
+                    Ok(FeedPosition {
+                        txn: row.get(0)?,
+                        seq: row.get(1)?,
+                    })
+                })
+                .optional()
+        })?;
+        Ok(horizon.unwrap_or_default())
+    }
+
+    async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
+        self.write(move |conn| {
+            let purged = conn
+                .prepare_cached(&sqlite_sql(sql::PURGE_TOMBSTONES))?
+                .query_map([before.timestamp_micros()], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        FeedPosition {
+                            txn: row.get(1)?,
+                            seq: row.get(2)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let count = purged.len() as u64;
+            for (tenant, horizon) in sql::horizons(purged) {
+                conn.prepare_cached(&sqlite_sql(sql::RAISE_HORIZON))?
+                    .execute(rusqlite::params![tenant, horizon.txn, horizon.seq])?;
+            }
+            Ok(count)
+        })
+        .await
     }
 
     async fn claim_key(&self, claim: &ClaimRequest<'_>) -> Result<KeyClaim, StorageError> {
@@ -779,6 +883,7 @@ mod tests {
                 "../../../migrations/sqlite/20261202000004_index_terms_by_entry_and_term.up.sql"
             ),
             include_str!("../../../migrations/sqlite/20261203000005_add_tenants.up.sql"),
+            include_str!("../../../migrations/sqlite/20261205000008_record_changes.up.sql"),
         ] {
             conn.execute_batch(migration).unwrap();
         }

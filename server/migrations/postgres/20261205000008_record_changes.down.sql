@@ -1,0 +1,2 @@
+DROP TABLE change_horizons;
+DROP TABLE entry_changes;
