@@ -135,6 +135,23 @@ async fn check_after_restart(store: &Store, database: &Path, outcomes: &Outcomes
             "{name} was not stored as sent"
         );
     }
+
+    // The change feed was written with each write, in its transaction: a full sync holds
+    // exactly the stored entries, each once, and nothing of a refused write.
+    let (changes, _) = contract_tests::feed::sync(&server.client(), None, 1000).await;
+    let fed: Vec<Value> = changes
+        .iter()
+        .map(|change| fixtures::to_json(change.entry.as_ref().expect("nothing was deleted")))
+        .collect();
+    let listed: Vec<Value> = stored.iter().map(fixtures::to_json).collect();
+    assert_eq!(
+        fed.len(),
+        listed.len(),
+        "the feed and the book differ in size"
+    );
+    for entry in &listed {
+        assert!(fed.contains(entry), "{entry} is not in the change feed");
+    }
 }
 
 fn on_file(store: &Store, database: &Path) -> contract_tests::ServerOptions {

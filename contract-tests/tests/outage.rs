@@ -199,6 +199,22 @@ async fn a_database_restart_mid_stream_loses_no_acknowledged_write(store: Store)
         WRITERS * TERMINATIONS
     );
     assert!(!acknowledged.is_empty(), "no create succeeded at all");
+    // The change feed was written in each write's transaction: a full sync holds exactly the
+    // stored entries, each once.
+    let (changes, _) =
+        contract_tests::feed::sync_expecting(&server.client(), None, 1000, stored.len()).await;
+    let fed: Vec<String> = changes
+        .iter()
+        .map(|change| change.entry.as_ref().expect("nothing was deleted"))
+        .map(|entry| entry.full_name.as_str().to_owned())
+        .collect();
+    assert_eq!(fed.len(), stored.len(), "the feed and the book differ");
+    assert_eq!(
+        fed.iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        stored
+    );
     contract_tests::notice(&format!(
         "database restart: {} acknowledged, {} refused, {ambiguous} refused but committed",
         acknowledged.len(),
