@@ -211,10 +211,10 @@ async fn main() -> Result<(), BoxError> {
     loop {
         let mut request = client.list_changes().limit(100_u32);
         if let Some(token) = &token {
-            request = request.token(token.as_str());
+            request = request.sync_token(token.as_str());
         }
         let page = request.send().await?.into_inner();
-        token = Some(page.next_token);
+        token = Some(page.next_sync_token);
         if !page.more {
             break;
         }
@@ -232,7 +232,7 @@ async fn main() -> Result<(), BoxError> {
     // What changed since the sync: the deletion, as a tombstone.
     let since = client
         .list_changes()
-        .token(token.as_str())
+        .sync_token(token.as_str())
         .send()
         .await?
         .into_inner();

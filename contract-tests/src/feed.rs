@@ -26,7 +26,7 @@ pub async fn sync(
     loop {
         let mut request = client.list_changes().limit(limit);
         if let Some(token) = &token {
-            request = request.token(token.as_str());
+            request = request.sync_token(token.as_str());
         }
         let page = request
             .send()
@@ -38,7 +38,7 @@ pub async fn sync(
             "a page holds at most its limit"
         );
         changes.extend(page.changes);
-        let next = page.next_token;
+        let next = page.next_sync_token;
         if !page.more {
             return (changes, next);
         }

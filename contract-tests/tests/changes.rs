@@ -68,7 +68,7 @@ async fn a_full_sync_lists_the_book_page_by_page_and_ends_with_a_token(store: St
 
     // Act: a full sync in pages of 2; and the empty feed's token, which is also good.
     let (changes, token) = sync_expecting(&client, None, 2, 5).await;
-    let (from_empty, _) = sync_expecting(&client, Some(&empty.next_token), 100, 5).await;
+    let (from_empty, _) = sync_expecting(&client, Some(&empty.next_sync_token), 100, 5).await;
 
     // Assert: every entry once, in the order written, each as it is.
     let expected: Vec<_> = ids
@@ -206,18 +206,18 @@ async fn a_token_that_was_edited_or_is_a_cursor_is_refused(store: Store) {
         .into_inner()
         .next_cursor
         .expect("a cursor");
-    let (payload, signature) = page.next_token.split_once('.').unwrap();
+    let (payload, signature) = page.next_sync_token.split_once('.').unwrap();
     let mut edited = payload.to_owned().into_bytes();
     edited[payload.len() - 1] ^= 1;
     let edited = format!("{}.{signature}", String::from_utf8(edited).unwrap());
 
     for bad in [edited.as_str(), cursor.as_str(), "c1.0.0", "…"] {
-        let refused = client.list_changes().token(bad).send().await;
+        let refused = client.list_changes().sync_token(bad).send().await;
         let problem = expect_typed_problem(refused, 400, "GET", "/changes");
         assert_eq!(problem.type_, "/problems/invalid-parameter", "{bad}");
         assert_eq!(
             problem.errors[0].parameter.as_deref(),
-            Some("token"),
+            Some("sync_token"),
             "{bad}"
         );
     }
@@ -265,7 +265,11 @@ async fn a_token_from_before_dropped_history_is_gone_and_a_fresh_sync_works(stor
     // Act: wait until the server has dropped the tombstone (it trims every second).
     let deadline = Instant::now() + Duration::from_secs(30);
     let gone = loop {
-        let reply = client.list_changes().token(before.as_str()).send().await;
+        let reply = client
+            .list_changes()
+            .sync_token(before.as_str())
+            .send()
+            .await;
         if reply.is_err() || Instant::now() > deadline {
             break reply;
         }

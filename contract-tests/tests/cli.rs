@@ -345,3 +345,48 @@ async fn labels_are_renamed_and_removed_from_the_command_line() {
     let removed = json(&against(&server, &["labels", "delete", "--label", "customers"]).await);
     assert_eq!(removed["entries"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_feed_is_followed_from_the_command_line() {
+    let store = sqlite().await;
+    let server = store.start().await;
+    let created = create_many(&server.client(), "Fed", 3, 3).await;
+
+    // A full sync in pages of 2: the first page says more follows, the second catches up.
+    let first = json(&against(&server, &["changes", "--limit", "2"]).await);
+    assert_eq!(first["changes"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(first["more"], true);
+    let token = first["next_sync_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let second = json(
+        &against(
+            &server,
+            &["changes", "--limit", "2", "--sync-token", &token],
+        )
+        .await,
+    );
+    let mut ids: Vec<&str> = first["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["changes"].as_array().unwrap())
+        .map(|change| change["id"].as_str().unwrap())
+        .collect();
+    // Created three at a time: each once, in whatever order they committed.
+    let mut expected: Vec<String> = created.iter().map(|entry| entry.id.to_string()).collect();
+    ids.sort_unstable();
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(second["more"], false);
+
+    // An edited token is refused in one line, with exit status 1.
+    let refused = against(&server, &["changes", "--sync-token", "c1.0.0"]).await;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let line = refused.expect_failure();
+    assert!(
+        line.contains("400") && line.contains("sync_token"),
+        "{line}"
+    );
+}

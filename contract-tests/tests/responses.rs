@@ -318,7 +318,7 @@ fn cases() -> Vec<Case> {
         case("GET", "/changes", Body::None, 200),
         case("GET", "/changes?limit=1", Body::None, 200),
         case("GET", "/changes?limit=0", Body::None, 400),
-        case("GET", "/changes?token=edited", Body::None, 400),
+        case("GET", "/changes?sync_token=edited", Body::None, 400),
         case("GET", "/changes", Body::None, 401).with_scopes(&[]),
         case("GET", "/changes", Body::None, 403).with_scopes(&["write"]),
         case("DELETE", "/labels/table", Body::None, 401).with_scopes(&[]),

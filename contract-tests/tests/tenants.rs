@@ -248,7 +248,7 @@ async fn isolation_matrix(server_a: &TestServer, server_b: &TestServer) {
         .unwrap()
         .to_owned();
     let b_feed = request(server_b, &b, Method::GET, "/changes?limit=1", &[], None).await;
-    let b_token = b_feed.expect_json(200)["next_token"]
+    let b_token = b_feed.expect_json(200)["next_sync_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -390,7 +390,7 @@ async fn isolation_matrix(server_a: &TestServer, server_b: &TestServer) {
         server_a,
         &a,
         Method::GET,
-        &format!("/changes?token={b_token}"),
+        &format!("/changes?sync_token={b_token}"),
         &[],
         None,
     )

@@ -252,7 +252,7 @@ struct Case {
 fn cases() -> Vec<Case> {
     let id = format!("/addresses/{}", Uuid::now_v7());
     let changes_after_a_token = format!(
-        "/changes?limit=3&token={}",
+        "/changes?limit=3&sync_token={}",
         Cursors::new(CURSOR_KEY)
             .encode_token(FeedPosition { txn: 1, seq: 2 }, &Tenant::default_tenant())
     );
@@ -341,7 +341,13 @@ fn cases() -> Vec<Case> {
         ),
         case(Method::GET, "/changes", "/changes", vec![], None),
         case(Method::GET, "/changes", "/changes?limit=0", vec![], None),
-        case(Method::GET, "/changes", "/changes?token=x", vec![], None),
+        case(
+            Method::GET,
+            "/changes",
+            "/changes?sync_token=x",
+            vec![],
+            None,
+        ),
         case(
             Method::GET,
             "/changes",
@@ -551,7 +557,7 @@ async fn every_operation_needs_exactly_the_scope_the_contract_says() {
     let well_formed = |case: &Case| {
         !case.path.contains("%00")
             && !case.path.contains("cursor=")
-            && !case.path.contains("token=")
+            && !case.path.contains("sync_token=")
             && !case.path.contains("limit=0")
             && !case.headers.iter().any(|(_, value)| *value == "1")
             && case.body.as_ref().is_none_or(|(_, body)| {

@@ -43,15 +43,15 @@ impl ChangesApi {
         &self,
         auth: Authenticated,
         #[oai(default)] limit: Query<ChangeLimit>,
-        token: Query<Option<CursorText>>,
+        sync_token: Query<Option<CursorText>>,
     ) -> ApiResult<ChangesResponse, ChangesErrors> {
         let tenant = &auth.0.tenant;
-        let after = match token.0 {
+        let after = match sync_token.0 {
             None => None,
             Some(CursorText(text)) => Some(
                 self.cursors
                     .decode_token(&text, tenant)
-                    .map_err(|err| ApiError::invalid_parameter("token", err.to_string()))?,
+                    .map_err(|err| ApiError::invalid_parameter("sync_token", err.to_string()))?,
             ),
         };
         let page = self

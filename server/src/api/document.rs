@@ -63,8 +63,8 @@ impl JsonDocument<super::schema::EntryPage> {
 }
 
 impl JsonDocument<super::schema::ChangePage> {
-    /// `{"changes": [...], "next_token": ..., "more": ...}`, each entry as storage keeps it.
-    pub fn changes(changes: &[Change], next_token: &str, more: bool) -> Self {
+    /// `{"changes": [...], "next_sync_token": ..., "more": ...}`, each entry as storage keeps it.
+    pub fn changes(changes: &[Change], next_sync_token: &str, more: bool) -> Self {
         let mut json = String::with_capacity(
             64 + changes
                 .iter()
@@ -104,8 +104,8 @@ impl JsonDocument<super::schema::ChangePage> {
             }
             json.push('}');
         }
-        json.push_str("],\"next_token\":");
-        json.push_str(&serde_json::to_string(next_token).expect("a string always serializes"));
+        json.push_str("],\"next_sync_token\":");
+        json.push_str(&serde_json::to_string(next_sync_token).expect("a string always serializes"));
         json.push_str(",\"more\":");
         json.push_str(if more { "true" } else { "false" });
         json.push('}');
@@ -186,7 +186,7 @@ mod tests {
                     entry: None,
                 },
             ],
-            next_token: "tok\"en".to_owned(),
+            next_sync_token: "tok\"en".to_owned(),
             more: true,
         };
         assert_eq!(written, typed.to_json().unwrap());

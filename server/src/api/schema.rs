@@ -111,8 +111,8 @@ pub struct Change {
 #[derive(Object)]
 pub struct ChangePage {
     pub changes: Vec<Change>,
-    /// Pass as `token` to get what follows.
-    pub next_token: String,
+    /// Pass as `sync_token` to get what follows.
+    pub next_sync_token: String,
     /// More changes follow at once; `false`: caught up, ask again later.
     pub more: bool,
 }
