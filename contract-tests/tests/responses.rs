@@ -37,7 +37,7 @@ const EXERCISED_BY_THE_LIMIT_TESTS: [u16; 2] = [408, 429];
 const NEEDS_A_LOST_RACE: [(&str, &str, u16); 1] = [("PATCH", "/addresses/{id}", 409)];
 
 /// Responses that need history to age: a sync token from before deletions the server has
-/// dropped since. `changes.rs` draws it out on a server keeping a second of history.
+/// dropped since. `changes.rs` draws it out on a server keeping three seconds of history.
 const NEEDS_AGED_HISTORY: [(&str, &str, u16); 1] = [("GET", "/changes", 410)];
 
 /// Which entry a case's path names.

@@ -337,7 +337,7 @@ async fn the_feed_never_skips_a_write_that_commits_after_a_later_one(store: Stor
     let mut db = sqlx::PgConnection::connect(url).await.expect("connects");
     sqlx::raw_sql(
         "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
-         $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$; \
+         $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$; \
          CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON entries \
          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW \
          WHEN (NEW.full_name = 'Slow Commit') EXECUTE FUNCTION slow_commit();",

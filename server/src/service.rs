@@ -448,19 +448,24 @@ impl AddressBook {
             .map_err(ServiceError::of_read)?;
         // Read after the changes: a purge that dropped a tombstone past `after` before they were
         // read has moved the horizon past `after` by now (it does both in one transaction).
-        if request.after.is_some() {
-            let horizon = self
-                .storage
-                .feed_horizon(&caller.tenant)
-                .await
-                .map_err(ServiceError::of_read)?;
-            if after < horizon {
-                return Err(ServiceError::HistoryGone);
-            }
+        let horizon = self
+            .storage
+            .feed_horizon(&caller.tenant)
+            .await
+            .map_err(ServiceError::of_read)?;
+        if request.after.is_some() && after < horizon {
+            return Err(ServiceError::HistoryGone);
         }
         let more = changes.len() > request.limit;
         changes.truncate(request.limit);
-        let next = changes.last().map_or(after, |last| last.position);
+        let mut next = changes.last().map_or(after, |last| last.position);
+        // Caught up: every change before the horizon is visible (storage drops only those) and
+        // was on this page or an earlier one, so the token moves up to the horizon. Otherwise a
+        // book whose newest changes were dropped deletions would hand out, at the end of every
+        // full sync, a token from before its horizon: refused the next time, forever.
+        if !more {
+            next = next.max(horizon);
+        }
         Ok(ChangePage {
             changes,
             next,

@@ -1,5 +1,5 @@
 //! The change feed: every entry a client has not seen in its current state, and every deletion,
-//! in the order storage committed them, so that another system can mirror the book by asking
+//! in the order of the writes that made them, so that another system can mirror the book by asking
 //! only for what changed since last time.
 //!
 //! Storage keeps one change per entry: its last one. A client that syncs sees each entry once, as

@@ -466,11 +466,12 @@ impl Storage for PostgresStorage {
 
     async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        let purged: Vec<(String, i64, i64)> = sqlx::query_as(sql::PURGE_TOMBSTONES)
-            .bind(before)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(classify)?;
+        let purged: Vec<(String, i64, i64)> =
+            sqlx::query_as(sql::purge_tombstones(Dialect::Postgres))
+                .bind(before)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(classify)?;
         let count = purged.len() as u64;
         let purged = purged
             .into_iter()

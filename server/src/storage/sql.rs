@@ -381,9 +381,23 @@ pub fn changes_after(dialect: Dialect) -> &'static str {
 
 pub const FEED_HORIZON: &str = "SELECT txn, seq FROM change_horizons WHERE tenant = $1";
 
-/// Drops the tombstones of deletions before `$1`, answering their positions.
-pub const PURGE_TOMBSTONES: &str =
-    "DELETE FROM entry_changes WHERE deleted AND changed_at < $1 RETURNING tenant, txn, seq";
+/// Drops the tombstones of deletions before `$1`, answering their positions. On PostgreSQL only
+/// those of transactions below the snapshot's xmin, which the feed shows already: every change
+/// before the horizon they raise is then visible, so a caught-up sync may move its token up to
+/// the horizon without passing a change still to come (see `AddressBook::changes`).
+pub fn purge_tombstones(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "DELETE FROM entry_changes WHERE deleted AND changed_at < $1 \
+             RETURNING tenant, txn, seq"
+        }
+        Dialect::Postgres => {
+            "DELETE FROM entry_changes WHERE deleted AND changed_at < $1 \
+             AND txn < pg_snapshot_xmin(pg_current_snapshot())::text::bigint \
+             RETURNING tenant, txn, seq"
+        }
+    }
+}
 
 /// Moves tenant `$1`'s horizon to (`$2`, `$3`) unless it is past that already.
 pub const RAISE_HORIZON: &str = "INSERT INTO change_horizons (tenant, txn, seq) VALUES ($1, $2, $3) \
@@ -450,7 +464,7 @@ impl<Id, Time> ChangeRow<Id, Time> {
     }
 }
 
-/// The tenant and position of each tombstone [`PURGE_TOMBSTONES`] dropped: the last position
+/// The tenant and position of each tombstone [`purge_tombstones`] dropped: the last position
 /// of each tenant, to raise its horizon to.
 pub fn horizons(
     purged: impl IntoIterator<Item = (String, FeedPosition)>,

@@ -701,7 +701,7 @@ impl Storage for SqliteStorage {
     async fn purge_changes(&self, before: Timestamp) -> Result<u64, StorageError> {
         self.write(move |conn| {
             let purged = conn
-                .prepare_cached(&sqlite_sql(sql::PURGE_TOMBSTONES))?
+                .prepare_cached(&sqlite_sql(sql::purge_tombstones(Dialect::Sqlite)))?
                 .query_map([before.timestamp_micros()], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
