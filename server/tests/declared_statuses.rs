@@ -26,7 +26,7 @@ use addressbook_server::domain::{
 };
 use addressbook_server::service::{AddressBook, Policy};
 use addressbook_server::storage::{
-    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write,
+    Claim, ClaimRequest, Insert, KeyClaim, NewEntry, Storage, StorageError, Write,
 };
 
 /// How the storage double answers.
@@ -92,17 +92,19 @@ impl Double {
 
 #[async_trait]
 impl Storage for Double {
-    async fn insert(
+    async fn insert_many(
         &self,
         _: &Tenant,
-        _: &Entry,
-        claim: Option<&Claim>,
-    ) -> Result<Insert, StorageError> {
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError> {
         self.fail()?;
-        Ok(match (self.0, claim) {
-            (Behaviour::ClaimLost, Some(_)) => Insert::ClaimLost,
-            _ => Insert::Stored,
-        })
+        Ok(entries
+            .iter()
+            .map(|new| match (self.0, new.claim) {
+                (Behaviour::ClaimLost, Some(_)) => Insert::ClaimLost,
+                _ => Insert::Stored,
+            })
+            .collect())
     }
 
     async fn get(&self, _: &Tenant, _: Uuid) -> Result<Option<EntryDocument>, StorageError> {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
+use super::{Claim, ClaimRequest, Insert, KeyClaim, NewEntry, Storage, StorageError, Write};
 use crate::domain::{
     ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Tenant,
     Timestamp,
@@ -66,6 +66,15 @@ impl Storage for Measured {
         claim: Option<&Claim>,
     ) -> Result<Insert, StorageError> {
         self.timed("insert", self.inner.insert(tenant, entry, claim))
+            .await
+    }
+
+    async fn insert_many(
+        &self,
+        tenant: &Tenant,
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError> {
+        self.timed("insert_many", self.inner.insert_many(tenant, entries))
             .await
     }
 

@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write};
+use super::{Claim, ClaimRequest, Insert, KeyClaim, NewEntry, Storage, StorageError, Write};
 use crate::domain::{
     ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, PageRequest, Position,
     Tenant, TermKind, Timestamp,
@@ -107,31 +107,37 @@ fn precondition(state: &State, key: &(Tenant, Uuid), expected: Option<i64>) -> O
 
 #[async_trait]
 impl Storage for MemoryStorage {
-    async fn insert(
+    async fn insert_many(
         &self,
         tenant: &Tenant,
-        entry: &Entry,
-        claim: Option<&Claim>,
-    ) -> Result<Insert, StorageError> {
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError> {
         let mut state = self.write();
-        if let Some(claim) = claim {
-            match state
-                .keys
-                .get_mut(&(claim.tenant.clone(), claim.key.clone()))
-            {
-                Some(record)
-                    if record.created.is_none() && record.claimed_at == claim.claimed_at =>
+        let mut done = Vec::with_capacity(entries.len());
+        for &NewEntry { entry, claim } in entries {
+            if let Some(claim) = claim {
+                match state
+                    .keys
+                    .get_mut(&(claim.tenant.clone(), claim.key.clone()))
                 {
-                    record.created = Some(entry.clone());
+                    Some(record)
+                        if record.created.is_none() && record.claimed_at == claim.claimed_at =>
+                    {
+                        record.created = Some(entry.clone());
+                    }
+                    _ => {
+                        done.push(Insert::ClaimLost);
+                        continue;
+                    }
                 }
-                _ => return Ok(Insert::ClaimLost),
             }
+            state
+                .entries
+                .insert((tenant.clone(), entry.id), Stored::new(entry.clone()));
+            state.record(tenant, entry.id, entry.updated_at, false);
+            done.push(Insert::Stored);
         }
-        state
-            .entries
-            .insert((tenant.clone(), entry.id), Stored::new(entry.clone()));
-        state.record(tenant, entry.id, entry.updated_at, false);
-        Ok(Insert::Stored)
+        Ok(done)
     }
 
     async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {

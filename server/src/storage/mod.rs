@@ -98,6 +98,14 @@ pub enum Insert {
     ClaimLost,
 }
 
+/// One entry to store by [`Storage::insert_many`]: with `claim`, the idempotency claim its
+/// insert completes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    pub entry: &'a Entry,
+    pub claim: Option<&'a Claim>,
+}
+
 /// A request to claim `key`, made at `now`.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest<'a> {
@@ -121,7 +129,21 @@ pub trait Storage: Send + Sync + 'static {
         tenant: &Tenant,
         entry: &Entry,
         claim: Option<&Claim>,
-    ) -> Result<Insert, StorageError>;
+    ) -> Result<Insert, StorageError> {
+        let mut done = self.insert_many(tenant, &[NewEntry { entry, claim }]).await?;
+        done.pop()
+            .ok_or_else(|| StorageError::Internal("an insert was not answered".into()))
+    }
+
+    /// Stores new entries as [`Storage::insert`] does each, all in one transaction and a fixed
+    /// number of statements however many there are (a batch of creates costs one round trip,
+    /// not one per entry). Answers each in order: an entry whose claim was lost is not stored,
+    /// and the others are. A storage failure stores none of them.
+    async fn insert_many(
+        &self,
+        tenant: &Tenant,
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError>;
 
     async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError>;
 

@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use super::sql::{self, ApiKeyRow, Arg, Dialect, DocumentRow, Strategy};
 use super::{
-    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
+    Claim, ClaimRequest, Insert, KeyClaim, NewEntry, Storage, StorageError, Write,
+    migrations::Migrations,
 };
 use crate::config::PostgresSettings;
 use crate::domain::{
@@ -261,57 +262,73 @@ impl PostgresStorage {
         id: Uuid,
         content: &EntryContent,
     ) -> Result<(), StorageError> {
-        let terms = sql::insert_terms(tenant, id, content);
-        bind(sqlx::query(AssertSqlSafe(terms.sql)), terms.args)
-            .execute(conn)
-            .await
-            .map_err(classify)?;
+        Self::execute_all(conn, sql::insert_terms(tenant, id, content)).await
+    }
+
+    async fn execute_all(
+        conn: &mut sqlx::PgConnection,
+        statements: impl IntoIterator<Item = sql::Statement>,
+    ) -> Result<(), StorageError> {
+        for statement in statements {
+            bind(sqlx::query(AssertSqlSafe(statement.sql)), statement.args)
+                .execute(&mut *conn)
+                .await
+                .map_err(classify)?;
+        }
         Ok(())
     }
 }
 
 #[async_trait]
 impl Storage for PostgresStorage {
-    async fn insert(
+    async fn insert_many(
         &self,
         tenant: &Tenant,
-        entry: &Entry,
-        claim: Option<&Claim>,
-    ) -> Result<Insert, StorageError> {
-        let content = entry.content.to_json();
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError> {
         let mut tx = self.pool.begin().await.map_err(classify)?;
-        sqlx::query(sql::INSERT_ENTRY)
-            .bind(tenant.as_str())
-            .bind(entry.id)
-            .bind(entry.version)
-            .bind(entry.created_at)
-            .bind(entry.updated_at)
-            .bind(&entry.content.full_name)
-            .bind(entry.content.sort_name())
-            .bind(&content)
-            .execute(&mut *tx)
-            .await
-            .map_err(classify)?;
-        Self::index_terms(&mut tx, tenant, entry.id, &entry.content).await?;
-        Self::record_change(&mut tx, tenant, entry.id, entry.updated_at, false).await?;
-        if let Some(claim) = claim {
-            let done = sqlx::query(sql::COMPLETE_KEY)
-                .bind(claim.tenant.as_str())
-                .bind(&claim.key)
-                .bind(entry.id)
-                .bind(entry.created_at)
-                .bind(&content)
-                .bind(claim.claimed_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(classify)?;
-            if done.rows_affected() == 0 {
-                // Dropping the transaction rolls the insert back.
-                return Ok(Insert::ClaimLost);
-            }
+        // Claims first: an entry whose claim was lost is left out of the inserts.
+        let mut done = Vec::with_capacity(entries.len());
+        for &NewEntry { entry, claim } in entries {
+            let stored = match claim {
+                None => true,
+                Some(claim) => {
+                    sqlx::query(sql::COMPLETE_KEY)
+                        .bind(claim.tenant.as_str())
+                        .bind(&claim.key)
+                        .bind(entry.id)
+                        .bind(entry.created_at)
+                        .bind(entry.content.to_json())
+                        .bind(claim.claimed_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?
+                        .rows_affected()
+                        > 0
+                }
+            };
+            done.push(if stored {
+                Insert::Stored
+            } else {
+                Insert::ClaimLost
+            });
+        }
+        let stored: Vec<&Entry> = entries
+            .iter()
+            .zip(&done)
+            .filter(|(_, insert)| **insert == Insert::Stored)
+            .map(|(new, _)| new.entry)
+            .collect();
+        if !stored.is_empty() {
+            let terms = sql::insert_terms_of(
+                tenant,
+                stored.iter().map(|entry| (entry.id, &entry.content)),
+            );
+            Self::execute_all(&mut tx, sql::insert_entries(tenant, &stored)).await?;
+            Self::execute_all(&mut tx, terms).await?;
         }
         tx.commit().await.map_err(classify)?;
-        Ok(Insert::Stored)
+        Ok(done)
     }
 
     async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<EntryDocument>, StorageError> {

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiKey, Change, EntryContent, EntryDocument, FeedPosition, Filter, PageRequest, SortKey,
+    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, Filter, PageRequest, SortKey,
     SortValue, Tenant, TermKind, Timestamp,
 };
 
@@ -247,20 +247,83 @@ pub fn list(
     statement
 }
 
+/// The most arguments one statement binds: PostgreSQL takes at most 65,535 and SQLite 32,766,
+/// so the terms of a large batch of entries are indexed in several statements.
+const MAX_ARGS: usize = 30_000;
+
 /// Indexes the search terms of entry `id` of `tenant`.
-pub fn insert_terms(tenant: &Tenant, id: Uuid, content: &EntryContent) -> Statement {
+pub fn insert_terms(tenant: &Tenant, id: Uuid, content: &EntryContent) -> Vec<Statement> {
+    insert_terms_of(tenant, [(id, content)])
+}
+
+/// Indexes the search terms of each of `entries` of `tenant`, in as few statements as the
+/// engines' limit on arguments allows (none when there are no terms).
+pub fn insert_terms_of<'a>(
+    tenant: &Tenant,
+    entries: impl IntoIterator<Item = (Uuid, &'a EntryContent)>,
+) -> Vec<Statement> {
+    const START: &str = "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ";
+    let mut statements = Vec::new();
     let mut statement = Statement::for_tenant(tenant);
-    let entry = statement.arg(Arg::Id(id));
-    statement.sql = "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ".to_owned();
-    for (i, (kind, term)) in content.search_terms().into_iter().enumerate() {
-        let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
-        let term = statement.arg(Arg::Text(term));
-        if i > 0 {
-            statement.sql.push_str(", ");
+    for (id, content) in entries {
+        let terms = content.search_terms();
+        if terms.is_empty() {
+            continue;
         }
-        statement.sql += &format!("($1, {kind}, {term}, {entry})");
+        if statement.args.len() + 1 + 2 * terms.len() > MAX_ARGS && !statement.sql.is_empty() {
+            statements.push(std::mem::replace(&mut statement, Statement::for_tenant(tenant)));
+        }
+        let entry = statement.arg(Arg::Id(id));
+        for (kind, term) in terms {
+            let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
+            let term = statement.arg(Arg::Text(term));
+            statement
+                .sql
+                .push_str(if statement.sql.is_empty() { START } else { ", " });
+            statement.sql += &format!("($1, {kind}, {term}, {entry})");
+        }
     }
-    statement
+    if !statement.sql.is_empty() {
+        statements.push(statement);
+    }
+    statements
+}
+
+/// Stores new entries of `tenant` (at their first version) in one statement, and records each
+/// as the first change of its entry in a second (PostgreSQL: this transaction's id and the
+/// next sequence numbers, in order).
+pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> [Statement; 2] {
+    let mut rows = Statement::for_tenant(tenant);
+    let mut changes = Statement::for_tenant(tenant);
+    for (i, entry) in entries.iter().enumerate() {
+        let content = &entry.content;
+        let values = [
+            Arg::Id(entry.id),
+            Arg::Int(entry.version),
+            Arg::Time(entry.created_at),
+            Arg::Time(entry.updated_at),
+            Arg::Text(content.full_name.clone()),
+            Arg::Text(content.sort_name()),
+            Arg::Text(content.to_json()),
+        ]
+        .map(|arg| rows.arg(arg))
+        .join(", ");
+        let id = changes.arg(Arg::Id(entry.id));
+        let at = changes.arg(Arg::Time(entry.updated_at));
+        let separator = if i == 0 { "" } else { ", " };
+        rows.sql += &format!("{separator}($1, {values})");
+        changes.sql += &format!("{separator}($1, {id}, {at}, FALSE)");
+    }
+    rows.sql = format!(
+        "INSERT INTO entries (tenant, id, version, created_at, updated_at, full_name, sort_name, \
+         content) VALUES {}",
+        rows.sql
+    );
+    changes.sql = format!(
+        "INSERT INTO entry_changes (tenant, entry_id, changed_at, deleted) VALUES {}",
+        changes.sql
+    );
+    [rows, changes]
 }
 
 // Every statement below names the tenant first ($1): it leads every key and index.

@@ -33,10 +33,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
 use self::file::Health;
-use self::writer::{Savepoint, Writer};
+use self::writer::Writer;
 use super::sql::{self, ApiKeyRow, Arg, Dialect, DocumentRow, Statement, Strategy};
 use super::{
-    Claim, ClaimRequest, Insert, KeyClaim, Storage, StorageError, Write, migrations::Migrations,
+    Claim, ClaimRequest, Insert, KeyClaim, NewEntry, Storage, StorageError, Write,
+    migrations::Migrations,
 };
 use crate::config::{SqliteSettings, Synchronous};
 use crate::domain::{
@@ -120,18 +121,10 @@ impl SqliteStorage {
         classify(err)
     }
 
+    /// Runs `work` in the writer's next group commit.
     async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StorageError> {
-        self.write_undoable(move |conn| Ok((work(conn)?, Savepoint::Keep)))
-            .await
-    }
-
-    /// A write that may decide, having run, that what it did is to be undone.
-    async fn write_undoable<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<(T, Savepoint)> + Send + 'static,
     ) -> Result<T, StorageError> {
         let result = self.writer.write(work).await;
         if let Err(err) = &result
@@ -409,7 +402,56 @@ fn index_terms(
     id: Uuid,
     content: &EntryContent,
 ) -> rusqlite::Result<()> {
-    execute(conn, &sql::insert_terms(tenant, id, content)).map(|_| ())
+    for statement in sql::insert_terms(tenant, id, content) {
+        execute(conn, &statement)?;
+    }
+    Ok(())
+}
+
+/// Stores a new entry, its terms and its first change, completing its claim first: an entry
+/// whose claim was lost is not stored.
+fn insert_entry(
+    conn: &Connection,
+    tenant: &Tenant,
+    entry: &Entry,
+    claim: Option<&Claim>,
+) -> rusqlite::Result<Insert> {
+    let content = entry.content.to_json();
+    if let Some(claim) = claim {
+        let completed = conn
+            .prepare_cached(&sqlite_sql(sql::COMPLETE_KEY))?
+            .execute(rusqlite::params![
+                claim.tenant.as_str(),
+                claim.key,
+                entry.id,
+                entry.created_at.timestamp_micros(),
+                content,
+                claim.claimed_at.timestamp_micros(),
+            ])?;
+        if completed == 0 {
+            return Ok(Insert::ClaimLost);
+        }
+    }
+    conn.prepare_cached(&sqlite_sql(sql::INSERT_ENTRY))?
+        .execute(rusqlite::params![
+            tenant.as_str(),
+            entry.id,
+            entry.version,
+            entry.created_at.timestamp_micros(),
+            entry.updated_at.timestamp_micros(),
+            entry.content.full_name,
+            entry.content.sort_name(),
+            content,
+        ])?;
+    index_terms(conn, tenant, entry.id, &entry.content)?;
+    record_change(
+        conn,
+        tenant,
+        entry.id,
+        entry.updated_at.timestamp_micros(),
+        false,
+    )?;
+    Ok(Insert::Stored)
 }
 
 /// Records the change of entry `id` made at `at` (micros) in the feed.
@@ -501,52 +543,22 @@ fn plan(conn: &Connection, tenant: &Tenant, request: &PageRequest) -> rusqlite::
 
 #[async_trait]
 impl Storage for SqliteStorage {
-    async fn insert(
+    async fn insert_many(
         &self,
         tenant: &Tenant,
-        entry: &Entry,
-        claim: Option<&Claim>,
-    ) -> Result<Insert, StorageError> {
+        entries: &[NewEntry<'_>],
+    ) -> Result<Vec<Insert>, StorageError> {
         let tenant = tenant.clone();
-        let entry = entry.clone();
-        let claim = claim.cloned();
-        self.write_undoable(move |conn| {
-            let content = entry.content.to_json();
-            conn.prepare_cached(&sqlite_sql(sql::INSERT_ENTRY))?
-                .execute(rusqlite::params![
-                    tenant.as_str(),
-                    entry.id,
-                    entry.version,
-                    entry.created_at.timestamp_micros(),
-                    entry.updated_at.timestamp_micros(),
-                    entry.content.full_name,
-                    entry.content.sort_name(),
-                    content,
-                ])?;
-            index_terms(conn, &tenant, entry.id, &entry.content)?;
-            record_change(
-                conn,
-                &tenant,
-                entry.id,
-                entry.updated_at.timestamp_micros(),
-                false,
-            )?;
-            if let Some(claim) = claim {
-                let completed = conn
-                    .prepare_cached(&sqlite_sql(sql::COMPLETE_KEY))?
-                    .execute(rusqlite::params![
-                        claim.tenant.as_str(),
-                        claim.key,
-                        entry.id,
-                        entry.created_at.timestamp_micros(),
-                        content,
-                        claim.claimed_at.timestamp_micros(),
-                    ])?;
-                if completed == 0 {
-                    return Ok((Insert::ClaimLost, Savepoint::Undo));
-                }
-            }
-            Ok((Insert::Stored, Savepoint::Keep))
+        let entries: Vec<(Entry, Option<Claim>)> = entries
+            .iter()
+            .map(|new| (new.entry.clone(), new.claim.cloned()))
+            .collect();
+        // One write of the writer thread: one savepoint, in one group's transaction.
+        self.write(move |conn| {
+            entries
+                .iter()
+                .map(|(entry, claim)| insert_entry(conn, &tenant, entry, claim.as_ref()))
+                .collect()
         })
         .await
     }

@@ -34,18 +34,10 @@ const MAX_WAITING: usize = 8_192;
 /// How often the thread looks at the file between writes, and retries a failed write.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// What becomes of what a write did, once it has run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Savepoint {
-    Keep,
-    /// Undo it (and answer the outcome all the same): the write found it must not happen.
-    Undo,
-}
-
 /// One write, as the writer thread runs it.
 trait Job: Send {
     /// Runs inside the group's transaction, in a savepoint of its own.
-    fn run(&mut self, conn: &Connection) -> rusqlite::Result<Savepoint>;
+    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()>;
     /// Answers the request: with its outcome when `result` is `Ok` (its group committed).
     fn answer(self: Box<Self>, result: Result<(), StorageError>);
 
@@ -54,7 +46,7 @@ trait Job: Send {
     fn abandoned(&self) -> bool;
 }
 
-type Work<T> = Box<dyn FnOnce(&Connection) -> rusqlite::Result<(T, Savepoint)> + Send>;
+type Work<T> = Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>;
 
 struct Task<T> {
     work: Option<Work<T>>,
@@ -63,11 +55,10 @@ struct Task<T> {
 }
 
 impl<T: Send> Job for Task<T> {
-    fn run(&mut self, conn: &Connection) -> rusqlite::Result<Savepoint> {
+    fn run(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         let work = self.work.take().expect("a job runs once");
-        let (outcome, savepoint) = work(conn)?;
-        self.outcome = Some(outcome);
-        Ok(savepoint)
+        self.outcome = Some(work(conn)?);
+        Ok(())
     }
 
     fn answer(self: Box<Self>, result: Result<(), StorageError>) {
@@ -110,7 +101,7 @@ impl Writer {
     /// Runs `work` in the next group and answers once that group committed (or failed).
     pub async fn write<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> rusqlite::Result<(T, Savepoint)> + Send + 'static,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StorageError> {
         let (reply, answer) = oneshot::channel();
         let task = Task {
@@ -185,7 +176,7 @@ impl WriterThread {
                 work: Some(Box::new(|conn: &Connection| {
                     conn.prepare_cached("UPDATE storage_probe SET written_at = ?1 WHERE id = 1")?
                         .execute([crate::domain::now().timestamp_micros()])?;
-                    Ok(((), Savepoint::Keep))
+                    Ok(())
                 })),
                 outcome: None,
                 reply: oneshot::channel().0,
@@ -276,8 +267,7 @@ impl WriterThread {
                 .execute_batch("SAVEPOINT job")
                 .and_then(|()| job.run(conn));
             let outcome = match step {
-                Ok(Savepoint::Keep) => conn.execute_batch("RELEASE job"),
-                Ok(Savepoint::Undo) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
+                Ok(()) => conn.execute_batch("RELEASE job"),
                 Err(err) if !is_fault(&err) => {
                     // This write's own failure: undo it alone, answer it, go on with the others.
                     let undone = conn.execute_batch("ROLLBACK TO job; RELEASE job");
@@ -361,36 +351,23 @@ mod tests {
                 "CREATE TABLE t (id INTEGER PRIMARY KEY); INSERT INTO t VALUES (0)",
             )?;
             held.recv().expect("released");
-            Ok(((), Savepoint::Keep))
+            Ok(())
         });
         let insert = |id: i64| {
             writer.write(move |conn| {
                 conn.execute("INSERT INTO t VALUES (?1)", [id])?;
-                Ok(((), Savepoint::Keep))
+                Ok(())
             })
         };
-        let undone = writer.write(|conn| {
-            conn.execute("INSERT INTO t VALUES (99)", [])?;
-            Ok(("seen, then undone", Savepoint::Undo))
-        });
 
-        // Act: good inserts around one that violates the primary key (0 exists) and one that
-        // undoes itself.
+        // Act: good inserts around one that violates the primary key (0 exists).
         // `join!` polls in order: the first write is queued, then the others, then the first
         // is let go.
         let release = async move { release.send(()).expect("the writer waits") };
-        let (first, one, duplicate, two, undone, three, ()) = futures::join!(
-            first,
-            insert(1),
-            insert(0),
-            insert(2),
-            undone,
-            insert(3),
-            release
-        );
+        let (first, one, duplicate, two, three, ()) =
+            futures::join!(first, insert(1), insert(0), insert(2), insert(3), release);
 
-        // Assert: the duplicate alone failed; the undone write answered but left nothing; every
-        // other write committed.
+        // Assert: the duplicate alone failed; every other write committed.
         first.expect("the first write commits");
         for (id, result) in [(1, one), (2, two), (3, three)] {
             result.unwrap_or_else(|err| panic!("insert {id}: {err}"));
@@ -399,7 +376,6 @@ mod tests {
             matches!(duplicate, Err(StorageError::Internal(_))),
             "{duplicate:?}"
         );
-        assert_eq!(undone.expect("answered"), "seen, then undone");
         drop(writer);
         assert_eq!(stored(&path), vec![0, 1, 2, 3]);
     }
