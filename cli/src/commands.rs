@@ -21,6 +21,7 @@ fn place(command: CliCommand) -> (Option<&'static str>, &'static str) {
         CliCommand::ReplaceAddress => (Some("entries"), "replace"),
         CliCommand::PatchAddress => (Some("entries"), "patch"),
         CliCommand::DeleteAddress => (Some("entries"), "delete"),
+        CliCommand::BatchAddresses => (Some("entries"), "batch"),
         CliCommand::RenameLabel => (Some("labels"), "rename"),
         CliCommand::DeleteLabel => (Some("labels"), "delete"),
         CliCommand::ListChanges => (None, "changes"),

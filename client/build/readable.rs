@@ -19,7 +19,7 @@ use syn::visit_mut::VisitMut;
 
 /// What each `pattern` in the contract means, as the message a caller reads after the member's
 /// name. The keys are the patterns exactly as the contract writes them.
-const PATTERN_MEANINGS: [(&str, &str); 4] = [
+const PATTERN_MEANINGS: [(&str, &str); 6] = [
     (
         r"^[^\x00-\x1F\x7F]*[^\s\x00-\x1F\x7F][^\x00-\x1F\x7F]*$",
         "must contain a character other than white space, and no control characters \
@@ -33,6 +33,14 @@ const PATTERN_MEANINGS: [(&str, &str); 4] = [
     (
         r"^[0-9]{1,15}$",
         "must be 1 to 15 digits (0-9), nothing else",
+    ),
+    (
+        r"^[\x20-\x7E]+$",
+        "must be printable ASCII characters (U+0020 to U+007E)",
+    ),
+    (
+        r#"^(\*|[ \t,]*(W/)?"[\x21\x23-\x7E]*"([ \t]*,[ \t,]*(W/)?"[\x21\x23-\x7E]*")*[ \t,]*)$"#,
+        "must be `*` or a list of entity tags such as \"3\"",
     ),
 ];
 

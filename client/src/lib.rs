@@ -33,7 +33,8 @@
 //! * One method per operation, named after its `operationId` in snake case
 //!   ([`Client::list_addresses`], [`Client::create_address`], [`Client::get_address`],
 //!   [`Client::replace_address`], [`Client::patch_address`], [`Client::delete_address`],
-//!   [`Client::rename_label`], [`Client::delete_label`], [`Client::get_health`],
+//!   [`Client::batch_addresses`], [`Client::rename_label`], [`Client::delete_label`],
+//!   [`Client::list_changes`], [`Client::get_health`],
 //!   [`Client::get_readiness`], [`Client::get_metrics`]). Each returns a builder from [`builder`];
 //!   set parameters (query parameters and the `If-Match`, `If-None-Match` and `Idempotency-Key`
 //!   headers included) and the body on it, then `.send().await`.
@@ -89,6 +90,8 @@ pub mod cli {
 
 mod base_url;
 pub use base_url::InvalidBaseUrl;
+
+mod batch;
 
 mod entry;
 pub use entry::ResponseHeaders;

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use futures::StreamExt as _;
+
 use crate::domain::{
-    self, ApiKey, Caller, ChangePage, ChangeRequest, Comparison, Entry, EntryContent,
-    EntryDocument, EntryPatch, Page, PageRequest, Position, Precondition, Scope, Tenant,
+    self, ApiKey, Caller, ChangePage, ChangeRequest, Comparison, Edit, Entry, EntryContent,
+    EntryDocument, EntryPatch, Operation, Page, PageRequest, Position, Precondition, Scope, Tenant,
     ValidationErrors,
 };
 use crate::metrics::PoolState;
 use crate::storage::{
-    BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, Storage, StorageError, Write,
+    BoxError, Claim, ClaimRequest, Insert, KeyClaim, MemoryStorage, NewEntry, Storage,
+    StorageError, Write,
 };
 
 /// Why an operation did not happen. Each says what happened, so the API can answer precisely.
@@ -128,6 +131,19 @@ impl Default for Policy {
     }
 }
 
+/// What one operation of a batch did.
+#[derive(Debug)]
+pub enum Done {
+    Created(Created),
+    Replaced(Entry),
+    Patched(Entry),
+    Deleted(Uuid),
+}
+
+/// How many edits of one batch run at once: enough to share the storage's group commits, few
+/// enough that one batch does not take every connection.
+const BATCH_CONCURRENCY: usize = 8;
+
 /// How often a patch is re-applied when other writers keep getting in first.
 const PATCH_ATTEMPTS: usize = 5;
 
@@ -192,15 +208,7 @@ impl AddressBook {
             KeyClaim::InFlight => return Err(ServiceError::KeyInFlight.into()),
             KeyClaim::Completed(original) => {
                 let content = content.await.map_err(CreateFailure::Content)?;
-                // Same key, same entry: the retry of a request that succeeded gets its answer.
-                return if content == original.content {
-                    Ok(Created {
-                        entry: original,
-                        replayed: true,
-                    })
-                } else {
-                    Err(ServiceError::KeyReused.into())
-                };
+                return Ok(replay(original, &content)?);
             }
         };
         let held = HeldClaim::new(self.storage.clone(), claim);
@@ -397,6 +405,169 @@ impl AddressBook {
         )
     }
 
+    /// Makes each of `operations` as its single-entry form would, and answers each in order.
+    /// The operations are independent: each succeeds or fails on its own, and none sees
+    /// another's effect (the caller names each entry at most once). The creates are stored in
+    /// one storage call; the edits run a few at a time.
+    #[tracing::instrument(skip_all, fields(operations = operations.len()))]
+    pub async fn batch(
+        &self,
+        caller: &Caller,
+        operations: Vec<Operation>,
+    ) -> Result<Vec<Result<Done, ServiceError>>, ServiceError> {
+        require(caller, Scope::Write)?;
+        let count = operations.len();
+        let mut creates = Vec::new();
+        let mut edits = Vec::new();
+        for (index, operation) in operations.into_iter().enumerate() {
+            match operation {
+                Operation::Create { content, key } => creates.push((index, content, key)),
+                Operation::Edit {
+                    id,
+                    precondition,
+                    edit,
+                } => edits.push((index, id, precondition, edit)),
+            }
+        }
+        let edited = futures::stream::iter(edits)
+            .map(|(index, id, precondition, edit)| async move {
+                let done = self.edit(caller, id, precondition.as_ref(), edit).await;
+                (index, done)
+            })
+            .buffered(BATCH_CONCURRENCY)
+            .collect::<Vec<_>>();
+        let (created, edited) = futures::join!(self.create_all(caller, creates), edited);
+        let mut results: Vec<Option<Result<Done, ServiceError>>> =
+            std::iter::repeat_with(|| None).take(count).collect();
+        for (index, result) in created.into_iter().chain(edited) {
+            results[index] = Some(result);
+        }
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(ServiceError::Internal(
+                        "a batch operation was not answered".into(),
+                    ))
+                })
+            })
+            .collect())
+    }
+
+    async fn edit(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        precondition: Option<&Precondition>,
+        edit: Edit,
+    ) -> Result<Done, ServiceError> {
+        match edit {
+            Edit::Replace(content) => self
+                .replace(caller, id, content, precondition)
+                .await
+                .map(Done::Replaced),
+            Edit::Patch(patch) => self
+                .patch(caller, id, &patch, precondition)
+                .await
+                .map(Done::Patched),
+            Edit::Delete => self
+                .delete(caller, id, precondition)
+                .await
+                .map(|()| Done::Deleted(id)),
+        }
+    }
+
+    /// The creates of a batch: keys claimed as a single create claims its key, then every entry
+    /// to store in one [`Storage::insert_many`].
+    async fn create_all(
+        &self,
+        caller: &Caller,
+        creates: Vec<(usize, EntryContent, Option<String>)>,
+    ) -> Vec<(usize, Result<Done, ServiceError>)> {
+        let tenant = &caller.tenant;
+        let claims = futures::stream::iter(creates)
+            .map(|(index, content, key)| async move {
+                let claim = match key {
+                    None => Ok(None),
+                    Some(key) => self
+                        .storage
+                        .claim_key(&self.claim_request(tenant, &key))
+                        .await
+                        .map(Some),
+                };
+                (index, content, claim)
+            })
+            .buffered(BATCH_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        let mut answered = Vec::new();
+        let mut pending = Vec::new();
+        for (index, content, claim) in claims {
+            let held = match claim {
+                Ok(None) => None,
+                Ok(Some(KeyClaim::Claimed(claim))) => {
+                    Some(HeldClaim::new(self.storage.clone(), claim))
+                }
+                Ok(Some(KeyClaim::InFlight)) => {
+                    answered.push((index, Err(ServiceError::KeyInFlight)));
+                    continue;
+                }
+                Ok(Some(KeyClaim::Completed(original))) => {
+                    answered.push((index, replay(original, &content).map(Done::Created)));
+                    continue;
+                }
+                Err(err) => {
+                    answered.push((index, Err(err.into())));
+                    continue;
+                }
+            };
+            pending.push((index, Entry::create(content), held));
+        }
+        if pending.is_empty() {
+            return answered;
+        }
+        let new: Vec<NewEntry<'_>> = pending
+            .iter()
+            .map(|(_, entry, held)| NewEntry {
+                entry,
+                claim: held.as_ref().map(HeldClaim::claim),
+            })
+            .collect();
+        let outcome = match self.storage.insert_many(tenant, &new).await {
+            Ok(inserts) if inserts.len() == new.len() => Ok(inserts),
+            Ok(_) => Err(StorageError::Internal(
+                "storage answered another number of inserts than it was given".into(),
+            )),
+            Err(err) => Err(err),
+        };
+        drop(new);
+        for (i, (index, entry, held)) in pending.into_iter().enumerate() {
+            let result = match &outcome {
+                Ok(inserts) if inserts[i] == Insert::Stored => {
+                    if let Some(held) = held {
+                        held.completed();
+                    }
+                    tracing::debug!(id = %entry.id, "entry created");
+                    Ok(Done::Created(Created {
+                        entry,
+                        replayed: false,
+                    }))
+                }
+                failed => {
+                    if let Some(held) = held {
+                        held.release().await;
+                    }
+                    Err(match failed {
+                        Ok(_) => ServiceError::KeyTakenOver,
+                        Err(err) => err.duplicate().into(),
+                    })
+                }
+            };
+            answered.push((index, result));
+        }
+        answered
+    }
+
     /// A page of the caller's entries. What was searched for stays out of the span: search
     /// texts are personal data.
     #[tracing::instrument(
@@ -511,6 +682,19 @@ impl AddressBook {
     /// Succeeds when the book can serve requests now.
     pub async fn check_ready(&self) -> Result<(), ServiceError> {
         self.storage.ping().await.map_err(ServiceError::of_read)
+    }
+}
+
+/// The answer to a create whose idempotency key an earlier create completed: the same key with
+/// the same entry is the retry of a request that succeeded, and gets its answer.
+fn replay(original: Entry, content: &EntryContent) -> Result<Created, ServiceError> {
+    if *content == original.content {
+        Ok(Created {
+            entry: original,
+            replayed: true,
+        })
+    } else {
+        Err(ServiceError::KeyReused)
     }
 }
 

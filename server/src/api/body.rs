@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::context::{BodyRules, RequestSettings};
 use super::problem::ApiError;
-use super::schema::{EntryInput, EntryPatch, LabelRename};
+use super::schema::{BatchRequest, EntryInput, EntryPatch, LabelRename};
 use crate::domain::{self, EntryContent};
 
 /// What a body is: its media type and the contract schema that describes it.
@@ -56,6 +56,15 @@ impl BodyKind for Rename {
     type Schema = LabelRename;
 }
 
+/// `application/json` with a [`BatchRequest`].
+pub struct Batch;
+
+impl BodyKind for Batch {
+    const CONTENT_TYPE: &'static str = "application/json";
+    type Schema = BatchRequest;
+}
+
+pub type BatchBody = JsonBody<Batch>;
 pub type EntryBody = JsonBody<Entry>;
 pub type RenameBody = JsonBody<Rename>;
 pub type PatchBody = JsonBody<MergePatch>;
@@ -118,6 +127,20 @@ impl RenameBody {
             let count = errors.0.len();
             ApiError::from(errors).with_detail(format!(
                 "The rename has {count} invalid field{}; `errors` lists each one.",
+                if count == 1 { "" } else { "s" }
+            ))
+        })
+    }
+}
+
+impl BatchBody {
+    /// Reads the body and checks it is a well-formed batch.
+    pub async fn operations(self) -> Result<Vec<super::batch::Parsed>, ApiError> {
+        super::batch::operations(&self.json().await?).map_err(|errors| {
+            let count = errors.0.len();
+            ApiError::from(errors).with_detail(format!(
+                "The batch has {count} fault{} of its shape, and nothing was written; `errors` \
+                 lists each one.",
                 if count == 1 { "" } else { "s" }
             ))
         })

@@ -9,6 +9,8 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
+use super::headers::{ENTITY_TAGS_PATTERN, IDEMPOTENCY_KEY_PATTERN};
+use crate::domain::MAX_OPERATIONS;
 use crate::domain::limits::{self, COUNTRY_CODE_MAX, COUNTRY_CODE_MIN, MAX_ITEMS};
 
 /// Implements [`Type`] for a newtype over `$raw` whose schema is `$schema`.
@@ -199,5 +201,100 @@ impl<T: ParseFromJSON> ParseFromJSON for Items<T> {
         Vec::<T>::parse_from_json(value)
             .map(Self)
             .map_err(ParseError::propagate)
+    }
+}
+
+/// The operations of one batch: 1 to [`MAX_OPERATIONS`].
+#[derive(Debug, Clone)]
+pub struct Operations<T>(pub Vec<T>);
+
+impl<T: Type> Type for Operations<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Vec<T>;
+    type RawElementValueType = T;
+
+    fn name() -> Cow<'static, str> {
+        format!("operations_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let mut schema = MetaSchema::new("array");
+        schema.items = Some(Box::new(T::schema_ref()));
+        schema.min_items = Some(1);
+        schema.max_items = Some(MAX_OPERATIONS);
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.0.iter())
+    }
+}
+
+impl<T: ToJSON> ToJSON for Operations<T> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Operations<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Vec::<T>::parse_from_json(value)
+            .map(Self)
+            .map_err(ParseError::propagate)
+    }
+}
+
+/// What an `If-Match` header holds, as a string in a body.
+#[derive(Debug, Clone)]
+pub struct EntityTagText(pub String);
+
+described_type!(EntityTagText, String, "entity_tag_text".into(), {
+    let mut schema = MetaSchema::new("string");
+    schema.pattern = Some(ENTITY_TAGS_PATTERN.to_owned());
+    schema
+});
+
+impl ToJSON for EntityTagText {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl ParseFromJSON for EntityTagText {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        parse_string(value).map(Self)
+    }
+}
+
+/// What an `Idempotency-Key` header holds, as a string in a body.
+#[derive(Debug, Clone)]
+pub struct KeyText(pub String);
+
+described_type!(
+    KeyText,
+    String,
+    "key_text".into(),
+    string_schema(limits::chars::IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_PATTERN)
+);
+
+impl ToJSON for KeyText {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl ParseFromJSON for KeyText {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        parse_string(value).map(Self)
     }
 }

@@ -4,6 +4,7 @@
 
 mod addresses;
 mod auth;
+mod batch;
 mod body;
 mod changes;
 mod constrained;
@@ -100,6 +101,7 @@ pub enum MetricsServed {
 
 type Api = (
     addresses::AddressesApi,
+    batch::BatchApi,
     labels::LabelsApi,
     changes::ChangesApi,
     health::HealthApi,
@@ -117,6 +119,10 @@ fn service(
         addresses::AddressesApi {
             book: book.clone(),
             cursors: cursors.clone(),
+            metrics: metrics.clone(),
+        },
+        batch::BatchApi {
+            book: book.clone(),
             metrics: metrics.clone(),
         },
         labels::LabelsApi { book: book.clone() },

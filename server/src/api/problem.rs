@@ -476,12 +476,41 @@ impl ApiError {
     /// The problem document of this error, answering `request`. With `debug`, a 5xx carries its
     /// internal error chain; otherwise that goes to the log only.
     pub fn render(self, request: &RequestInfo, debug: bool) -> Response {
+        let status = self.status;
+        let allow = (status == StatusCode::METHOD_NOT_ALLOWED)
+            .then(|| super::contract::allowed_methods(&request.path).join(", "));
+        let (problem, headers) = self.document(request, debug);
+        let mut response = ProblemJson(problem).with_status(status).into_response();
+        if let Some(allow) = allow {
+            response.headers_mut().insert(
+                header::ALLOW,
+                allow.parse().expect("method names are valid header text"),
+            );
+        }
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+
+    /// The problem document of this error as one part of an answer (an operation of a batch):
+    /// without the headers, which belong to whole responses, and without the internal causes of
+    /// a 5xx, which are logged.
+    pub fn into_problem(self, request: &RequestInfo) -> Problem {
+        self.document(request, false).0
+    }
+
+    /// The problem document, and the headers its response carries. A 5xx is logged with its
+    /// causes; with `debug`, the document carries them too.
+    fn document(
+        self,
+        request: &RequestInfo,
+        debug: bool,
+    ) -> (Problem, Vec<(header::HeaderName, header::HeaderValue)>) {
         let chain = error_chain(&self);
         if self.status.is_server_error() {
             tracing::error!(status = self.status.as_u16(), error = %chain.join(": "), "request failed");
         }
-        let allow = (self.status == StatusCode::METHOD_NOT_ALLOWED)
-            .then(|| super::contract::allowed_methods(&request.path).join(", "));
         let problem = Problem {
             problem_type: format!("/problems/{}", self.slug),
             title: self.title.to_owned(),
@@ -493,19 +522,7 @@ impl ApiError {
             // Internal details help a developer and would help an attacker: debug mode only.
             error_chain: (debug && self.status.is_server_error()).then_some(chain),
         };
-        let mut response = ProblemJson(problem)
-            .with_status(self.status)
-            .into_response();
-        if let Some(allow) = allow {
-            response.headers_mut().insert(
-                header::ALLOW,
-                allow.parse().expect("method names are valid header text"),
-            );
-        }
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
-        }
-        response
+        (problem, self.headers)
     }
 }
 

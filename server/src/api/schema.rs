@@ -7,7 +7,9 @@ use poem_openapi::{Enum, Object};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::constrained::{CountryCode, Digits, EmailText, Items, Text};
+use super::constrained::{
+    CountryCode, Digits, EmailText, EntityTagText, Items, KeyText, Operations, Text,
+};
 use crate::domain::limits::{chars, digits};
 use crate::domain::{self, Timestamp};
 
@@ -115,6 +117,63 @@ pub struct ChangePage {
     pub next_sync_token: String,
     /// More changes follow at once; `false`: caught up, ask again later.
     pub more: bool,
+}
+
+/// Writes to many entries in one request.
+#[derive(Object)]
+pub struct BatchRequest {
+    pub operations: Operations<BatchOperation>,
+}
+
+/// Which write an operation of a batch is.
+#[derive(Enum, Clone, Copy)]
+#[oai(rename_all = "lowercase")]
+pub enum BatchOp {
+    Create,
+    Replace,
+    Patch,
+    Delete,
+}
+
+/// One write of a batch, as its single-entry form would make it.
+#[derive(Object)]
+pub struct BatchOperation {
+    pub op: BatchOp,
+    /// The entry written: for `replace`, `patch` and `delete`.
+    pub id: Option<Uuid>,
+    /// What `If-Match` would say: for `replace`, `patch` and `delete`.
+    pub if_match: Option<EntityTagText>,
+    /// What `Idempotency-Key` would say: for `create`.
+    pub idempotency_key: Option<KeyText>,
+    /// The entry to store: for `create` and `replace`.
+    pub entry: Option<EntryInput>,
+    /// The merge patch to apply: for `patch`.
+    pub patch: Option<EntryPatch>,
+}
+
+/// What each operation of a batch did, in the order they were sent.
+#[derive(Object)]
+pub struct BatchResults {
+    pub results: Vec<BatchResult>,
+}
+
+/// What one operation of a batch did.
+#[derive(Object)]
+pub struct BatchResult {
+    /// The status the operation would have had as a request of its own.
+    pub status: i32,
+    /// The entry's id: absent only for a create that failed.
+    #[oai(skip_serializing_if_is_none)]
+    pub id: Option<Uuid>,
+    /// The entry's new `ETag`, when it was written.
+    #[oai(skip_serializing_if_is_none)]
+    pub etag: Option<String>,
+    /// The entry as stored, after a create or a patch.
+    #[oai(skip_serializing_if_is_none)]
+    pub entry: Option<Entry>,
+    /// Why the operation failed, when it did.
+    #[oai(skip_serializing_if_is_none)]
+    pub problem: Option<Problem>,
 }
 
 /// A postal address.

@@ -37,6 +37,21 @@ pub struct FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors(pub Vec<FieldError>);
 
+impl ValidationErrors {
+    /// The same errors, of a value found at `pointer` inside a larger document.
+    pub fn under(self, pointer: &str) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|error| FieldError {
+                    pointer: format!("{pointer}{}", error.pointer),
+                    reason: error.reason,
+                })
+                .collect(),
+        )
+    }
+}
+
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.len() {
@@ -475,7 +490,7 @@ fn is_pattern_space(c: char) -> bool {
 }
 
 /// The pointer to member `key` of the value at `parent`, escaped as RFC 6901 requires.
-fn child(parent: &str, key: &str) -> String {
+pub fn child(parent: &str, key: &str) -> String {
     format!("{parent}/{}", key.replace('~', "~0").replace('/', "~1"))
 }
 

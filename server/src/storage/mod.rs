@@ -130,7 +130,9 @@ pub trait Storage: Send + Sync + 'static {
         entry: &Entry,
         claim: Option<&Claim>,
     ) -> Result<Insert, StorageError> {
-        let mut done = self.insert_many(tenant, &[NewEntry { entry, claim }]).await?;
+        let mut done = self
+            .insert_many(tenant, &[NewEntry { entry, claim }])
+            .await?;
         done.pop()
             .ok_or_else(|| StorageError::Internal("an insert was not answered".into()))
     }

@@ -271,15 +271,20 @@ pub fn insert_terms_of<'a>(
             continue;
         }
         if statement.args.len() + 1 + 2 * terms.len() > MAX_ARGS && !statement.sql.is_empty() {
-            statements.push(std::mem::replace(&mut statement, Statement::for_tenant(tenant)));
+            statements.push(std::mem::replace(
+                &mut statement,
+                Statement::for_tenant(tenant),
+            ));
         }
         let entry = statement.arg(Arg::Id(id));
         for (kind, term) in terms {
             let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
             let term = statement.arg(Arg::Text(term));
-            statement
-                .sql
-                .push_str(if statement.sql.is_empty() { START } else { ", " });
+            statement.sql.push_str(if statement.sql.is_empty() {
+                START
+            } else {
+                ", "
+            });
             statement.sql += &format!("($1, {kind}, {term}, {entry})");
         }
     }
