@@ -178,6 +178,12 @@ fn cases() -> Vec<Case> {
     let text = || Body::Raw(Some("text/plain"), br#"{"full_name": "Plain"}"#.to_vec());
     let untyped = || Body::Raw(None, br#"{"full_name": "Untyped"}"#.to_vec());
     let patch = || Body::MergePatch(json!({"full_name": "Table Patch"}));
+    let batch = || {
+        Body::Json(json!({"operations": [
+            {"op": "create", "entry": minimal_entry("Table Batch")},
+            {"op": "delete", "id": Uuid::now_v7()},
+        ]}))
+    };
     vec![
         // listAddresses
         case("GET", "/addresses", Body::None, 200),
@@ -272,6 +278,18 @@ fn cases() -> Vec<Case> {
             .on(Id::Doomed)
             .header(IF_MATCH, HeaderValue::CurrentTag)
             .requiring_if_match(),
+        // batchAddresses
+        case("POST", "/addresses/batch", batch(), 200),
+        case(
+            "POST",
+            "/addresses/batch",
+            Body::Json(json!({"operations": []})),
+            400,
+        ),
+        case("POST", "/addresses/batch", oversized(), 413),
+        case("POST", "/addresses/batch", text(), 415),
+        case("POST", "/addresses/batch", batch(), 401).with_scopes(&[]),
+        case("POST", "/addresses/batch", batch(), 403).with_scopes(&["read"]),
         // renameLabel, deleteLabel
         case(
             "POST",
@@ -747,6 +765,9 @@ async fn a_method_a_path_does_not_support_gets_405_with_allow(store: Store) {
             format!("/addresses/{id}"),
             "GET, HEAD, PUT, PATCH, DELETE",
         ),
+        // A literal path is not also its template's: `/addresses/batch` is not an entry's id.
+        ("GET", "/addresses/batch".to_owned(), "POST"),
+        ("DELETE", "/addresses/batch".to_owned(), "POST"),
         ("POST", "/healthz".to_owned(), "GET, HEAD"),
         ("PATCH", "/healthz".to_owned(), "GET, HEAD"),
         ("DELETE", "/readiness".to_owned(), "GET, HEAD"),

@@ -35,9 +35,18 @@ pub fn allowed_methods(path: &str) -> Vec<String> {
     const OPERATIONS: [&str; 8] = [
         "get", "head", "post", "put", "patch", "delete", "options", "trace",
     ];
+    // A path the contract names literally (`/addresses/batch`) is routed to it alone, never to
+    // a template it also matches (`/addresses/{id}`).
+    let literal = paths.contains_key(path);
     let declared: Vec<&str> = paths
         .iter()
-        .filter(|(template, _)| matches_template(template, path))
+        .filter(|(template, _)| {
+            if literal {
+                template.as_str() == path
+            } else {
+                matches_template(template, path)
+            }
+        })
         .flat_map(|(_, item)| item.as_object().into_iter().flat_map(|ops| ops.keys()))
         .map(String::as_str)
         .collect();
@@ -152,6 +161,7 @@ mod tests {
             allowed_methods("/addresses/123"),
             ["GET", "HEAD", "PUT", "PATCH", "DELETE"]
         );
+        assert_eq!(allowed_methods("/addresses/batch"), ["POST"]);
         assert_eq!(allowed_methods("/healthz"), ["GET", "HEAD"]);
         assert!(allowed_methods("/nowhere").is_empty());
     }

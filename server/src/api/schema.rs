@@ -257,8 +257,10 @@ pub struct Problem {
     pub detail: String,
     pub instance: String,
     pub method: String,
+    #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<InvalidField>>,
+    #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_chain: Option<Vec<String>>,
 }
@@ -266,8 +268,10 @@ pub struct Problem {
 /// One reason a request was refused.
 #[derive(Object, Serialize, Debug)]
 pub struct InvalidField {
+    #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
     pub reason: String,
