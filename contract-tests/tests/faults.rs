@@ -75,6 +75,50 @@ async fn create(server: &TestServer, name: &str, outcomes: &mut Outcomes) -> u16
     reply.status
 }
 
+/// Creates every one of `names` in one batch and records what the server said of each: 201, or
+/// a refusal with the declared storage problem. Returns the statuses, in order.
+async fn create_batch(server: &TestServer, names: &[String], outcomes: &mut Outcomes) -> Vec<u16> {
+    let operations: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"op": "create", "entry": entry(name)}))
+        .collect();
+    let reply = send(
+        server
+            .http()
+            .post(server.url("/addresses/batch"))
+            .json(&json!({ "operations": operations })),
+    )
+    .await;
+    let answer = reply.expect_json(200);
+    let results = answer["results"].as_array().expect("results");
+    assert_eq!(results.len(), names.len(), "{answer}");
+    let mut statuses = Vec::new();
+    for (name, result) in names.iter().zip(results) {
+        let status = result["status"].as_u64().expect("a status") as u16;
+        match status {
+            201 => {
+                outcomes.acknowledged.insert(name.clone());
+            }
+            507 | 503 => {
+                let expected = if status == 507 {
+                    "/problems/insufficient-storage"
+                } else {
+                    "/problems/service-unavailable"
+                };
+                assert_eq!(result["problem"]["type"], expected, "{result}");
+                outcomes.refused.push((name.clone(), status));
+            }
+            _ => panic!("a batched create under a storage fault got {result}"),
+        }
+        statuses.push(status);
+    }
+    statuses
+}
+
+fn names(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|n| format!("{prefix} {n}")).collect()
+}
+
 fn expect_unavailable(reply: &Reply) {
     let problem = reply.expect_problem(503);
     assert_eq!(
@@ -232,11 +276,16 @@ async fn a_full_disk_refuses_writes_with_507_and_the_service_recovers_when_space
         listed.len() >= outcomes.acknowledged.len(),
         "reads go on on a full disk"
     );
+    // A batch of creates on the full disk: each is refused in words, and none is stored.
+    let statuses = create_batch(&server, &names("Batched While Full", 50), &mut outcomes).await;
+    assert!(statuses.contains(&507), "{statuses:?}\n{}", server.logs());
 
     // Act: space is freed. Assert: ready again by itself, and writes succeed.
     disk.free();
     until_ready_is(&server, 200, Duration::from_secs(10)).await;
     assert_eq!(create(&server, "After Freeing", &mut outcomes).await, 201);
+    let statuses = create_batch(&server, &names("Batched After Freeing", 50), &mut outcomes).await;
+    assert_eq!(statuses, vec![201; 50]);
     drop(server);
     check_after_restart(&store, &database, &outcomes).await;
 }
