@@ -30,8 +30,17 @@ const HEALTHZ: &str = "GET /healthz";
 const LIST: &str = "GET /addresses?limit=50";
 const SEARCH: &str = "GET /addresses?q=jane&limit=50";
 const POST: &str = "POST /addresses";
+const BATCH: &str = "POST /addresses/batch, 200 creates";
 /// Table order: the scenarios as listed here, each engine's rows together.
-const SCENARIOS: [&str; 6] = [BY_ID, BY_ID_JWT, HEALTHZ, LIST, SEARCH, POST];
+const SCENARIOS: [&str; 7] = [BY_ID, BY_ID_JWT, HEALTHZ, LIST, SEARCH, POST, BATCH];
+
+const SINGLE_POSTS: &str = "the same 200 as single POSTs, one connection";
+/// Creates in one batch, and how many batches (and as many runs of single POSTs) are timed.
+const BATCH_SIZE: usize = 200;
+const BATCH_ROUNDS: usize = 5;
+/// Where the sequence numbers of the batch scenario's entries start: past the book's and the
+/// POST scenario's.
+const BATCH_SEQ: usize = 8_000_000;
 
 const BARE_HYPER: &str = "bare hyper, same body";
 const PGBENCH: &str = "pgbench -S -M prepared -c32";
@@ -622,7 +631,16 @@ impl Bench {
             &server,
             &Target::Posts(&template),
         )?;
+        progress(&format!("{engine}: {BATCH}"));
+        let (batched, singles) = self.batch_against_singles(server.address())?;
         server.stop()?;
+        report.rows.push(Row {
+            scenario: BATCH.to_owned(),
+            engine,
+            service: batched,
+            baseline: SINGLE_POSTS.to_owned(),
+            baseline_outcome: Some(singles),
+        });
         let post_row = |baseline: &str, outcome: Option<Outcome>| Row {
             scenario: POST.to_owned(),
             engine,
@@ -777,6 +795,48 @@ impl Bench {
         report.resident_kib.push((engine, server.resident_kib()));
         server.stop()?;
         Ok(())
+    }
+
+    /// BATCH_SIZE creates sent as one batch, beside the same number sent one after another on
+    /// the same connection, BATCH_ROUNDS times each, alternating: creates per second of the
+    /// median round, with the median and slowest round's time as the latencies.
+    fn batch_against_singles(&self, address: SocketAddr) -> anyhow::Result<(Outcome, Outcome)> {
+        self.runtime.block_on(async {
+            let mut connection = Connection::open(address).await?;
+            let mut batched = Vec::new();
+            let mut singles = Vec::new();
+            let mut next = BATCH_SEQ;
+            for _ in 0..BATCH_ROUNDS {
+                let operations: Vec<String> = (next..next + BATCH_SIZE)
+                    .map(|i| format!(r#"{{"op":"create","entry":{}}}"#, entry::entry(i)))
+                    .collect();
+                next += BATCH_SIZE;
+                let body = format!(r#"{{"operations":[{}]}}"#, operations.join(","));
+                let started = Instant::now();
+                let answer = connection
+                    .post_json("/addresses/batch", body)
+                    .await?
+                    .json(StatusCode::OK)
+                    .context("a batch of creates")?;
+                batched.push(started.elapsed());
+                let results = answer["results"].as_array().context("no results")?;
+                if results.len() != BATCH_SIZE || results.iter().any(|r| r["status"] != 201) {
+                    bail!("a batch of {BATCH_SIZE} creates was not all created: {answer}");
+                }
+
+                let started = Instant::now();
+                for i in next..next + BATCH_SIZE {
+                    connection
+                        .post_json("/addresses", entry::entry(i))
+                        .await?
+                        .json(StatusCode::CREATED)
+                        .with_context(|| format!("creating entry {i}"))?;
+                }
+                next += BATCH_SIZE;
+                singles.push(started.elapsed());
+            }
+            anyhow::Ok((creates_per_second(&batched), creates_per_second(&singles)))
+        })
     }
 
     /// Loads entries `range` through the API over LOADERS connections; their ids, in order.
@@ -987,6 +1047,21 @@ fn ready(address: SocketAddr) -> bool {
 }
 
 /// The `next_cursor` after about `skip` entries of the default listing, walked 100 at a time.
+/// The rate of BATCH_SIZE creates in the median of `rounds`, with the median and slowest
+/// round's time as its latencies.
+fn creates_per_second(rounds: &[Duration]) -> Outcome {
+    let millis: Vec<f64> = rounds.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    match addressbook_bench::report::median(&millis) {
+        Some(median) if median > 0.0 => Outcome::Measured {
+            rate: BATCH_SIZE as f64 / (median / 1e3),
+            unit: "creates/s",
+            p50_ms: Some(median),
+            p99_ms: millis.iter().copied().reduce(f64::max),
+        },
+        _ => Outcome::NotAvailable("not measured".to_owned()),
+    }
+}
+
 async fn cursor_at(address: SocketAddr, skip: usize) -> anyhow::Result<String> {
     let mut connection = Connection::open(address).await?;
     let mut cursor: Option<String> = None;
