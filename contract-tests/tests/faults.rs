@@ -278,7 +278,11 @@ async fn a_full_disk_refuses_writes_with_507_and_the_service_recovers_when_space
     );
     // A batch of creates on the full disk: each is refused in words, and none is stored.
     let statuses = create_batch(&server, &names("Batched While Full", 50), &mut outcomes).await;
-    assert!(statuses.contains(&507), "{statuses:?}\n{}", server.logs());
+    assert!(
+        statuses.iter().all(|status| *status == 507),
+        "{statuses:?}\n{}",
+        server.logs()
+    );
 
     // Act: space is freed. Assert: ready again by itself, and writes succeed.
     disk.free();

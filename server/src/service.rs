@@ -140,9 +140,19 @@ pub enum Done {
     Deleted(Uuid),
 }
 
-/// How many edits of one batch run at once: enough to share the storage's group commits, few
-/// enough that one batch does not take every connection.
+/// How many edits of one batch run at once, and how many of its idempotency keys are claimed at
+/// once (beside the edits): enough to share the storage's group commits, few enough that one
+/// batch does not take every connection.
 const BATCH_CONCURRENCY: usize = 8;
+
+/// What claiming a batched create's idempotency key found.
+enum Claimed {
+    /// The create has no key.
+    Free,
+    Held(HeldClaim),
+    /// The key settles the create without storing anything: a replay, or a refusal.
+    Answered(Result<Done, ServiceError>),
+}
 
 /// How often a patch is re-applied when other writers keep getting in first.
 const PATCH_ATTEMPTS: usize = 5;
@@ -485,39 +495,40 @@ impl AddressBook {
         creates: Vec<(usize, EntryContent, Option<String>)>,
     ) -> Vec<(usize, Result<Done, ServiceError>)> {
         let tenant = &caller.tenant;
+        // Each claim is held the moment it is made: a batch cancelled midway (its client gone,
+        // its deadline past) releases every claim it made, as a single create does.
         let claims = futures::stream::iter(creates)
             .map(|(index, content, key)| async move {
-                let claim = match key {
-                    None => Ok(None),
-                    Some(key) => self
+                let claimed = match key {
+                    None => Claimed::Free,
+                    Some(key) => match self
                         .storage
                         .claim_key(&self.claim_request(tenant, &key))
                         .await
-                        .map(Some),
+                    {
+                        Ok(KeyClaim::Claimed(claim)) => {
+                            Claimed::Held(HeldClaim::new(self.storage.clone(), claim))
+                        }
+                        Ok(KeyClaim::InFlight) => Claimed::Answered(Err(ServiceError::KeyInFlight)),
+                        Ok(KeyClaim::Completed(original)) => {
+                            Claimed::Answered(replay(original, &content).map(Done::Created))
+                        }
+                        Err(err) => Claimed::Answered(Err(err.into())),
+                    },
                 };
-                (index, content, claim)
+                (index, content, claimed)
             })
             .buffered(BATCH_CONCURRENCY)
             .collect::<Vec<_>>()
             .await;
         let mut answered = Vec::new();
         let mut pending = Vec::new();
-        for (index, content, claim) in claims {
-            let held = match claim {
-                Ok(None) => None,
-                Ok(Some(KeyClaim::Claimed(claim))) => {
-                    Some(HeldClaim::new(self.storage.clone(), claim))
-                }
-                Ok(Some(KeyClaim::InFlight)) => {
-                    answered.push((index, Err(ServiceError::KeyInFlight)));
-                    continue;
-                }
-                Ok(Some(KeyClaim::Completed(original))) => {
-                    answered.push((index, replay(original, &content).map(Done::Created)));
-                    continue;
-                }
-                Err(err) => {
-                    answered.push((index, Err(err.into())));
+        for (index, content, claimed) in claims {
+            let held = match claimed {
+                Claimed::Free => None,
+                Claimed::Held(held) => Some(held),
+                Claimed::Answered(result) => {
+                    answered.push((index, result));
                     continue;
                 }
             };
@@ -541,6 +552,7 @@ impl AddressBook {
             Err(err) => Err(err),
         };
         drop(new);
+        let mut unused = Vec::new();
         for (i, (index, entry, held)) in pending.into_iter().enumerate() {
             let result = match &outcome {
                 Ok(inserts) if inserts[i] == Insert::Stored => {
@@ -554,9 +566,7 @@ impl AddressBook {
                     }))
                 }
                 failed => {
-                    if let Some(held) = held {
-                        held.release().await;
-                    }
+                    unused.extend(held);
                     Err(match failed {
                         Ok(_) => ServiceError::KeyTakenOver,
                         Err(err) => err.duplicate().into(),
@@ -565,6 +575,9 @@ impl AddressBook {
             };
             answered.push((index, result));
         }
+        // Released together: one after another, 200 of them on a failing disk could outlast
+        // the request's deadline.
+        futures::future::join_all(unused.into_iter().map(HeldClaim::release)).await;
         answered
     }
 

@@ -49,7 +49,8 @@ error_set!(BatchErrors:
     413 => "The body is too large.",
     415 => "The body is not JSON.",
     429 => "This credential has used up its rate.",
-    500 => "An unexpected failure.");
+    500 => "An unexpected failure.",
+    503 => "Storage cannot be reached to check the credential.");
 
 const PATH: &str = "/addresses/batch";
 

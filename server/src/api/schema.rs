@@ -245,8 +245,9 @@ pub struct Readiness {
     pub uptime: f64,
 }
 
-/// An RFC 9457 problem document. Serialized with serde (see `problem.rs`); the `Object` derive
-/// only declares its shape.
+/// An RFC 9457 problem document. Serialized with serde as a response of its own (see
+/// `problem.rs`), and by poem-openapi as the `problem` of a batch's result: absent members are
+/// left out either way.
 #[derive(Object, Serialize, Debug)]
 pub struct Problem {
     #[oai(rename = "type")]

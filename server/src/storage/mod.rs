@@ -137,10 +137,11 @@ pub trait Storage: Send + Sync + 'static {
             .ok_or_else(|| StorageError::Internal("an insert was not answered".into()))
     }
 
-    /// Stores new entries as [`Storage::insert`] does each, all in one transaction and a fixed
-    /// number of statements however many there are (a batch of creates costs one round trip,
-    /// not one per entry). Answers each in order: an entry whose claim was lost is not stored,
-    /// and the others are. A storage failure stores none of them.
+    /// Stores new entries as [`Storage::insert`] does each, all in one transaction: the entries
+    /// without a claim in a fixed number of statements however many there are (a batch of
+    /// creates costs one round trip, not one per entry), plus one statement per claim to
+    /// complete. Answers each in order: an entry whose claim was lost is not stored, and the
+    /// others are. A storage failure stores none of them.
     async fn insert_many(
         &self,
         tenant: &Tenant,

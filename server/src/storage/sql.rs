@@ -296,8 +296,12 @@ pub fn insert_terms_of<'a>(
 
 /// Stores new entries of `tenant` (at their first version) in one statement, and records each
 /// as the first change of its entry in a second (PostgreSQL: this transaction's id and the
-/// next sequence numbers, in order).
-pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> [Statement; 2] {
+/// next sequence numbers, in order); no statement for no entries. A batch's entries take 8
+/// arguments each, far below [`MAX_ARGS`] at [`crate::domain::MAX_OPERATIONS`].
+pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> Vec<Statement> {
+    if entries.is_empty() {
+        return Vec::new();
+    }
     let mut rows = Statement::for_tenant(tenant);
     let mut changes = Statement::for_tenant(tenant);
     for (i, entry) in entries.iter().enumerate() {
@@ -328,7 +332,7 @@ pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> [Statement; 2] {
         "INSERT INTO entry_changes (tenant, entry_id, changed_at, deleted) VALUES {}",
         changes.sql
     );
-    [rows, changes]
+    vec![rows, changes]
 }
 
 // Every statement below names the tenant first ($1): it leads every key and index.
@@ -590,6 +594,77 @@ pub const PING: &str = "SELECT 1 FROM entries, idempotency_keys LIMIT 1";
 mod tests {
     use super::*;
     use crate::domain::{Position, Sort};
+
+    fn entry_named(name: &str, emails: usize) -> Entry {
+        let emails: Vec<_> = (0..emails)
+            .map(|n| serde_json::json!({"email": format!("{name}.{n}@example.org")}))
+            .collect();
+        Entry::create(
+            EntryContent::from_json(&serde_json::json!({"full_name": name, "emails": emails}))
+                .unwrap(),
+        )
+    }
+
+    /// The placeholders of a statement name exactly its arguments: each one, none beyond (an
+    /// argument may be named by several rows: the tenant's `$1`, an entry's id).
+    fn placeholders_match_arguments(statement: &Statement) {
+        let mut named: Vec<usize> = statement
+            .sql
+            .split('$')
+            .skip(1)
+            .map(|rest| {
+                rest.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        assert!(
+            named.iter().copied().eq(1..=statement.args.len()),
+            "{} distinct placeholders for {} arguments",
+            named.len(),
+            statement.args.len()
+        );
+    }
+
+    #[test]
+    fn a_batch_of_entries_is_two_statements_whose_placeholders_name_their_arguments() {
+        let entries: Vec<Entry> = (0..3).map(|n| entry_named(&format!("P{n}"), 1)).collect();
+        let refs: Vec<&Entry> = entries.iter().collect();
+        let statements = insert_entries(&Tenant::default_tenant(), &refs);
+        assert_eq!(statements.len(), 2);
+        for statement in &statements {
+            placeholders_match_arguments(statement);
+        }
+        assert_eq!(statements[0].args.len(), 1 + 3 * 7);
+        assert_eq!(statements[0].args[1], Arg::Id(entries[0].id));
+        assert_eq!(statements[1].args.len(), 1 + 3 * 2);
+        assert!(insert_entries(&Tenant::default_tenant(), &[]).is_empty());
+    }
+
+    #[test]
+    fn terms_of_many_entries_are_split_below_the_engines_argument_limit() {
+        let entries: Vec<Entry> = (0..600)
+            .map(|n| entry_named(&format!("P{n}"), 20))
+            .collect();
+        let terms: usize = entries.iter().map(|e| e.content.search_terms().len()).sum();
+        let statements = insert_terms_of(
+            &Tenant::default_tenant(),
+            entries.iter().map(|e| (e.id, &e.content)),
+        );
+        assert!(statements.len() > 1, "{terms} terms fit in one statement");
+        let mut bound = 0;
+        for statement in &statements {
+            assert!(statement.args.len() <= MAX_ARGS);
+            placeholders_match_arguments(statement);
+            bound += statement.sql.matches("($1, ").count();
+        }
+        assert_eq!(bound, terms, "every term is indexed once");
+        assert!(insert_terms_of(&Tenant::default_tenant(), []).is_empty());
+    }
 
     #[test]
     fn a_search_page_binds_every_value_and_orders_by_its_index() {
