@@ -337,6 +337,17 @@ pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> Vec<Statement> {
 
 // Every statement below names the tenant first ($1): it leads every key and index.
 
+/// One entry, one row: what SQLite runs (prepared once) where PostgreSQL runs
+/// [`insert_entries`].
+pub const INSERT_ENTRY: &str = "INSERT INTO entries \
+     (tenant, id, version, created_at, updated_at, full_name, sort_name, content) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// One term, one row: what SQLite runs (prepared once) where PostgreSQL runs
+/// [`insert_terms_of`].
+pub const INSERT_TERM: &str =
+    "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ($1, $2, $3, $4)";
+
 pub const DELETE_TERMS: &str = "DELETE FROM entry_terms WHERE tenant = $1 AND entry_id = $2";
 
 /// Claims a key unless another live claim holds it: a free key, an expired one, or one whose
@@ -360,10 +371,6 @@ pub const RELEASE_KEY: &str = "DELETE FROM idempotency_keys \
      WHERE tenant = $1 AND key = $2 AND entry_id IS NULL AND claimed_at = $3";
 
 pub const PURGE_KEYS: &str = "DELETE FROM idempotency_keys WHERE expires_at <= $1";
-
-pub const INSERT_ENTRY: &str = "INSERT INTO entries \
-     (tenant, id, version, created_at, updated_at, full_name, sort_name, content) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 pub const GET_ENTRY: &str = concat!(
     "SELECT ",
