@@ -262,19 +262,84 @@ impl PostgresStorage {
         id: Uuid,
         content: &EntryContent,
     ) -> Result<(), StorageError> {
-        Self::execute_all(conn, sql::insert_terms(tenant, id, content)).await
+        Self::index_terms_of(conn, tenant, [(id, content)]).await
     }
 
-    async fn execute_all(
+    /// Indexes the terms of every one of `entries` in one statement, however many there are.
+    async fn index_terms_of<'a>(
         conn: &mut sqlx::PgConnection,
-        statements: impl IntoIterator<Item = sql::Statement>,
+        tenant: &Tenant,
+        entries: impl IntoIterator<Item = (Uuid, &'a EntryContent)>,
     ) -> Result<(), StorageError> {
-        for statement in statements {
-            bind(sqlx::query(AssertSqlSafe(statement.sql)), statement.args)
-                .execute(&mut *conn)
-                .await
-                .map_err(classify)?;
+        let (mut kinds, mut terms, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, content) in entries {
+            for (kind, term) in content.search_terms() {
+                kinds.push(kind.as_str());
+                terms.push(term);
+                ids.push(id);
+            }
         }
+        if terms.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(sql::PG_INSERT_TERMS)
+            .bind(tenant.as_str())
+            .bind(kinds)
+            .bind(terms)
+            .bind(ids)
+            .execute(conn)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Stores new entries and their first changes in two statements, however many there are.
+    async fn insert_entries(
+        conn: &mut sqlx::PgConnection,
+        tenant: &Tenant,
+        entries: &[&Entry],
+    ) -> Result<(), StorageError> {
+        let ids: Vec<Uuid> = entries.iter().map(|e| e.id).collect();
+        let updated: Vec<Timestamp> = entries.iter().map(|e| e.updated_at).collect();
+        sqlx::query(sql::PG_INSERT_ENTRIES)
+            .bind(tenant.as_str())
+            .bind(&ids)
+            .bind(entries.iter().map(|e| e.version).collect::<Vec<i64>>())
+            .bind(
+                entries
+                    .iter()
+                    .map(|e| e.created_at)
+                    .collect::<Vec<Timestamp>>(),
+            )
+            .bind(&updated)
+            .bind(
+                entries
+                    .iter()
+                    .map(|e| e.content.full_name.clone())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                entries
+                    .iter()
+                    .map(|e| e.content.sort_name())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                entries
+                    .iter()
+                    .map(|e| e.content.to_json())
+                    .collect::<Vec<String>>(),
+            )
+            .execute(&mut *conn)
+            .await
+            .map_err(classify)?;
+        sqlx::query(sql::PG_RECORD_NEW_CHANGES)
+            .bind(tenant.as_str())
+            .bind(&ids)
+            .bind(&updated)
+            .execute(&mut *conn)
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 }
@@ -320,12 +385,13 @@ impl Storage for PostgresStorage {
             .map(|(new, _)| new.entry)
             .collect();
         if !stored.is_empty() {
-            let terms = sql::insert_terms_of(
+            Self::insert_entries(&mut tx, tenant, &stored).await?;
+            Self::index_terms_of(
+                &mut tx,
                 tenant,
                 stored.iter().map(|entry| (entry.id, &entry.content)),
-            );
-            Self::execute_all(&mut tx, sql::insert_entries(tenant, &stored)).await?;
-            Self::execute_all(&mut tx, terms).await?;
+            )
+            .await?;
         }
         tx.commit().await.map_err(classify)?;
         Ok(done)

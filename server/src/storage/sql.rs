@@ -5,8 +5,8 @@
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiKey, Change, Entry, EntryContent, EntryDocument, FeedPosition, Filter, PageRequest, SortKey,
-    SortValue, Tenant, TermKind, Timestamp,
+    ApiKey, Change, EntryDocument, FeedPosition, Filter, PageRequest, SortKey, SortValue, Tenant,
+    TermKind, Timestamp,
 };
 
 /// A value to bind.
@@ -247,106 +247,34 @@ pub fn list(
     statement
 }
 
-/// The most arguments one statement binds: PostgreSQL takes at most 65,535 and SQLite 32,766,
-/// so the terms of a large batch of entries are indexed in several statements.
-const MAX_ARGS: usize = 30_000;
-
-/// Indexes the search terms of entry `id` of `tenant`.
-pub fn insert_terms(tenant: &Tenant, id: Uuid, content: &EntryContent) -> Vec<Statement> {
-    insert_terms_of(tenant, [(id, content)])
-}
-
-/// Indexes the search terms of each of `entries` of `tenant`, in as few statements as the
-/// engines' limit on arguments allows (none when there are no terms).
-pub fn insert_terms_of<'a>(
-    tenant: &Tenant,
-    entries: impl IntoIterator<Item = (Uuid, &'a EntryContent)>,
-) -> Vec<Statement> {
-    const START: &str = "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ";
-    let mut statements = Vec::new();
-    let mut statement = Statement::for_tenant(tenant);
-    for (id, content) in entries {
-        let terms = content.search_terms();
-        if terms.is_empty() {
-            continue;
-        }
-        if statement.args.len() + 1 + 2 * terms.len() > MAX_ARGS && !statement.sql.is_empty() {
-            statements.push(std::mem::replace(
-                &mut statement,
-                Statement::for_tenant(tenant),
-            ));
-        }
-        let entry = statement.arg(Arg::Id(id));
-        for (kind, term) in terms {
-            let kind = statement.arg(Arg::Text(kind.as_str().to_owned()));
-            let term = statement.arg(Arg::Text(term));
-            statement.sql.push_str(if statement.sql.is_empty() {
-                START
-            } else {
-                ", "
-            });
-            statement.sql += &format!("($1, {kind}, {term}, {entry})");
-        }
-    }
-    if !statement.sql.is_empty() {
-        statements.push(statement);
-    }
-    statements
-}
-
-/// Stores new entries of `tenant` (at their first version) in one statement, and records each
-/// as the first change of its entry in a second (PostgreSQL: this transaction's id and the
-/// next sequence numbers, in order); no statement for no entries. A batch's entries take 8
-/// arguments each, far below [`MAX_ARGS`] at [`crate::domain::MAX_OPERATIONS`].
-pub fn insert_entries(tenant: &Tenant, entries: &[&Entry]) -> Vec<Statement> {
-    if entries.is_empty() {
-        return Vec::new();
-    }
-    let mut rows = Statement::for_tenant(tenant);
-    let mut changes = Statement::for_tenant(tenant);
-    for (i, entry) in entries.iter().enumerate() {
-        let content = &entry.content;
-        let values = [
-            Arg::Id(entry.id),
-            Arg::Int(entry.version),
-            Arg::Time(entry.created_at),
-            Arg::Time(entry.updated_at),
-            Arg::Text(content.full_name.clone()),
-            Arg::Text(content.sort_name()),
-            Arg::Text(content.to_json()),
-        ]
-        .map(|arg| rows.arg(arg))
-        .join(", ");
-        let id = changes.arg(Arg::Id(entry.id));
-        let at = changes.arg(Arg::Time(entry.updated_at));
-        let separator = if i == 0 { "" } else { ", " };
-        rows.sql += &format!("{separator}($1, {values})");
-        changes.sql += &format!("{separator}($1, {id}, {at}, FALSE)");
-    }
-    rows.sql = format!(
-        "INSERT INTO entries (tenant, id, version, created_at, updated_at, full_name, sort_name, \
-         content) VALUES {}",
-        rows.sql
-    );
-    changes.sql = format!(
-        "INSERT INTO entry_changes (tenant, entry_id, changed_at, deleted) VALUES {}",
-        changes.sql
-    );
-    vec![rows, changes]
-}
-
 // Every statement below names the tenant first ($1): it leads every key and index.
 
-/// One entry, one row: what SQLite runs (prepared once) where PostgreSQL runs
-/// [`insert_entries`].
+/// One entry, one row: what SQLite runs, prepared once, for each new entry.
 pub const INSERT_ENTRY: &str = "INSERT INTO entries \
      (tenant, id, version, created_at, updated_at, full_name, sort_name, content) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-/// One term, one row: what SQLite runs (prepared once) where PostgreSQL runs
-/// [`insert_terms_of`].
+/// One term, one row: what SQLite runs, prepared once, for each term.
 pub const INSERT_TERM: &str =
     "INSERT INTO entry_terms (tenant, kind, term, entry_id) VALUES ($1, $2, $3, $4)";
+
+/// PostgreSQL: any number of new entries in one statement, one array per column ($2 to $8, in
+/// the order of the columns), whose text never changes, so it is prepared once per connection.
+pub const PG_INSERT_ENTRIES: &str = "INSERT INTO entries \
+     (tenant, id, version, created_at, updated_at, full_name, sort_name, content) \
+     SELECT $1, u.* FROM UNNEST($2::uuid[], $3::bigint[], $4::timestamptz[], \
+     $5::timestamptz[], $6::text[], $7::text[], $8::text[]) AS u";
+
+/// PostgreSQL: the first change of each new entry ($2 ids, $3 times), in this transaction and
+/// in the order given.
+pub const PG_RECORD_NEW_CHANGES: &str = "INSERT INTO entry_changes \
+     (tenant, entry_id, changed_at, deleted) \
+     SELECT $1, u.id, u.at, FALSE FROM UNNEST($2::uuid[], $3::timestamptz[]) AS u(id, at)";
+
+/// PostgreSQL: any number of terms ($2 kinds, $3 terms, $4 entry ids) in one statement.
+pub const PG_INSERT_TERMS: &str = "INSERT INTO entry_terms (tenant, kind, term, entry_id) \
+     SELECT $1, u.kind, u.term, u.entry_id \
+     FROM UNNEST($2::text[], $3::text[], $4::uuid[]) AS u(kind, term, entry_id)";
 
 pub const DELETE_TERMS: &str = "DELETE FROM entry_terms WHERE tenant = $1 AND entry_id = $2";
 
@@ -601,77 +529,6 @@ pub const PING: &str = "SELECT 1 FROM entries, idempotency_keys LIMIT 1";
 mod tests {
     use super::*;
     use crate::domain::{Position, Sort};
-
-    fn entry_named(name: &str, emails: usize) -> Entry {
-        let emails: Vec<_> = (0..emails)
-            .map(|n| serde_json::json!({"email": format!("{name}.{n}@example.org")}))
-            .collect();
-        Entry::create(
-            EntryContent::from_json(&serde_json::json!({"full_name": name, "emails": emails}))
-                .unwrap(),
-        )
-    }
-
-    /// The placeholders of a statement name exactly its arguments: each one, none beyond (an
-    /// argument may be named by several rows: the tenant's `$1`, an entry's id).
-    fn placeholders_match_arguments(statement: &Statement) {
-        let mut named: Vec<usize> = statement
-            .sql
-            .split('$')
-            .skip(1)
-            .map(|rest| {
-                rest.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .unwrap()
-            })
-            .collect();
-        named.sort_unstable();
-        named.dedup();
-        assert!(
-            named.iter().copied().eq(1..=statement.args.len()),
-            "{} distinct placeholders for {} arguments",
-            named.len(),
-            statement.args.len()
-        );
-    }
-
-    #[test]
-    fn a_batch_of_entries_is_two_statements_whose_placeholders_name_their_arguments() {
-        let entries: Vec<Entry> = (0..3).map(|n| entry_named(&format!("P{n}"), 1)).collect();
-        let refs: Vec<&Entry> = entries.iter().collect();
-        let statements = insert_entries(&Tenant::default_tenant(), &refs);
-        assert_eq!(statements.len(), 2);
-        for statement in &statements {
-            placeholders_match_arguments(statement);
-        }
-        assert_eq!(statements[0].args.len(), 1 + 3 * 7);
-        assert_eq!(statements[0].args[1], Arg::Id(entries[0].id));
-        assert_eq!(statements[1].args.len(), 1 + 3 * 2);
-        assert!(insert_entries(&Tenant::default_tenant(), &[]).is_empty());
-    }
-
-    #[test]
-    fn terms_of_many_entries_are_split_below_the_engines_argument_limit() {
-        let entries: Vec<Entry> = (0..600)
-            .map(|n| entry_named(&format!("P{n}"), 20))
-            .collect();
-        let terms: usize = entries.iter().map(|e| e.content.search_terms().len()).sum();
-        let statements = insert_terms_of(
-            &Tenant::default_tenant(),
-            entries.iter().map(|e| (e.id, &e.content)),
-        );
-        assert!(statements.len() > 1, "{terms} terms fit in one statement");
-        let mut bound = 0;
-        for statement in &statements {
-            assert!(statement.args.len() <= MAX_ARGS);
-            placeholders_match_arguments(statement);
-            bound += statement.sql.matches("($1, ").count();
-        }
-        assert_eq!(bound, terms, "every term is indexed once");
-        assert!(insert_terms_of(&Tenant::default_tenant(), []).is_empty());
-    }
 
     #[test]
     fn a_search_page_binds_every_value_and_orders_by_its_index() {
