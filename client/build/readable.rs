@@ -329,7 +329,7 @@ fn document_builders(file: &mut syn::File, spec: &OpenAPI) -> Result<(), String>
             continue;
         };
         if module.ident == "types" {
-            collect_field_docs(items, &mut field_docs);
+            collect_field_docs(items, spec, &mut field_docs);
             document_builder_constructors(items);
             for item in items.iter_mut() {
                 if let syn::Item::Mod(builders) = item
@@ -475,16 +475,28 @@ fn document_operation_builders(
 /// The doc comments of every struct member in `types`, by struct and member name.
 fn collect_field_docs(
     items: &[syn::Item],
+    spec: &OpenAPI,
     docs: &mut BTreeMap<String, BTreeMap<String, Vec<syn::Attribute>>>,
 ) {
-    let type_docs: BTreeMap<String, Vec<syn::Attribute>> = items
+    // A type written by hand in place of the generated one (`EntryPatch`) is not among the
+    // items: the contract's own description of its schema says what it holds.
+    let mut type_docs: BTreeMap<String, Vec<syn::Attribute>> = spec
+        .components
         .iter()
-        .filter_map(|item| match item {
-            syn::Item::Struct(item) => Some((item.ident.to_string(), doc_attributes(&item.attrs))),
-            syn::Item::Enum(item) => Some((item.ident.to_string(), doc_attributes(&item.attrs))),
-            _ => None,
+        .flat_map(|components| &components.schemas)
+        .filter_map(|(name, schema)| match schema {
+            ReferenceOr::Item(schema) => {
+                let text = schema.schema_data.description.as_deref()?.trim_end();
+                Some((name.clone(), vec![syn::parse_quote!(#[doc = #text])]))
+            }
+            ReferenceOr::Reference { .. } => None,
         })
         .collect();
+    type_docs.extend(items.iter().filter_map(|item| match item {
+        syn::Item::Struct(item) => Some((item.ident.to_string(), doc_attributes(&item.attrs))),
+        syn::Item::Enum(item) => Some((item.ident.to_string(), doc_attributes(&item.attrs))),
+        _ => None,
+    }));
     for item in items {
         let syn::Item::Struct(item) = item else {
             continue;
