@@ -149,29 +149,34 @@ impl ParseFromJSON for CountryCode {
     }
 }
 
-/// A list of an entry as a client writes it: at most [`MAX_ITEMS`] items.
+/// A list a client writes, of `MIN` to `MAX` items: by default a list of an entry (at most
+/// [`MAX_ITEMS`]).
 #[derive(Debug, Clone)]
-pub struct Items<T>(pub Vec<T>);
+pub struct Items<T, const MIN: usize = 0, const MAX: usize = MAX_ITEMS>(pub Vec<T>);
 
-impl<T> Default for Items<T> {
+/// The operations of one batch: 1 to [`MAX_OPERATIONS`].
+pub type Operations<T> = Items<T, 1, MAX_OPERATIONS>;
+
+impl<T, const MIN: usize, const MAX: usize> Default for Items<T, MIN, MAX> {
     fn default() -> Self {
         Self(Vec::new())
     }
 }
 
-impl<T: Type> Type for Items<T> {
+impl<T: Type, const MIN: usize, const MAX: usize> Type for Items<T, MIN, MAX> {
     const IS_REQUIRED: bool = true;
     type RawValueType = Vec<T>;
     type RawElementValueType = T;
 
     fn name() -> Cow<'static, str> {
-        format!("items_{}", T::name()).into()
+        format!("items_{MIN}_{MAX}_{}", T::name()).into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
         let mut schema = MetaSchema::new("array");
         schema.items = Some(Box::new(T::schema_ref()));
-        schema.max_items = Some(MAX_ITEMS);
+        schema.min_items = (MIN > 0).then_some(MIN);
+        schema.max_items = Some(MAX);
         MetaSchemaRef::Inline(Box::new(schema))
     }
 
@@ -190,63 +195,13 @@ impl<T: Type> Type for Items<T> {
     }
 }
 
-impl<T: ToJSON> ToJSON for Items<T> {
+impl<T: ToJSON, const MIN: usize, const MAX: usize> ToJSON for Items<T, MIN, MAX> {
     fn to_json(&self) -> Option<Value> {
         self.0.to_json()
     }
 }
 
-impl<T: ParseFromJSON> ParseFromJSON for Items<T> {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Vec::<T>::parse_from_json(value)
-            .map(Self)
-            .map_err(ParseError::propagate)
-    }
-}
-
-/// The operations of one batch: 1 to [`MAX_OPERATIONS`].
-#[derive(Debug, Clone)]
-pub struct Operations<T>(pub Vec<T>);
-
-impl<T: Type> Type for Operations<T> {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Vec<T>;
-    type RawElementValueType = T;
-
-    fn name() -> Cow<'static, str> {
-        format!("operations_{}", T::name()).into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let mut schema = MetaSchema::new("array");
-        schema.items = Some(Box::new(T::schema_ref()));
-        schema.min_items = Some(1);
-        schema.max_items = Some(MAX_OPERATIONS);
-        MetaSchemaRef::Inline(Box::new(schema))
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.0.iter())
-    }
-}
-
-impl<T: ToJSON> ToJSON for Operations<T> {
-    fn to_json(&self) -> Option<Value> {
-        self.0.to_json()
-    }
-}
-
-impl<T: ParseFromJSON> ParseFromJSON for Operations<T> {
+impl<T: ParseFromJSON, const MIN: usize, const MAX: usize> ParseFromJSON for Items<T, MIN, MAX> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         Vec::<T>::parse_from_json(value)
             .map(Self)
